@@ -1,0 +1,82 @@
+/** Command-line options shared by scripts/fit.ts and scripts/eval.ts. */
+import { parseArgs } from 'node:util';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_FIT, type FitOptions } from './fit.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEFAULT_DATA_DIR = resolve(ROOT, '../shared/data/routerbench');
+export const DEFAULT_PROFILE_DIR = join(ROOT, 'native-models/routerbench-default');
+
+export const FIT_FLAGS = {
+  k: { type: 'string' }, 'coarse-k': { type: 'string' }, alpha: { type: 'string' }, 'alpha-coarse': { type: 'string' },
+  seed: { type: 'string' }, assign: { type: 'string' }, temperature: { type: 'string' }, top: { type: 'string' },
+  'cost-weight': { type: 'string' }, name: { type: 'string' }, pricing: { type: 'string' }, quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const FIT_HELP = `  --k N              clusters (default ${DEFAULT_FIT.k})
+  --coarse-k N       parent clusters for shrinkage; 1 = shrink to the global error (default ${DEFAULT_FIT.coarseK})
+  --alpha X          prior strength toward the parent (default ${DEFAULT_FIT.alpha})
+  --alpha-coarse X   prior strength of the parent toward the global error (default ${DEFAULT_FIT.alphaCoarse})
+  --seed N           K-means seed (default ${DEFAULT_FIT.seed})
+  --assign MODE      hard | soft (default ${DEFAULT_FIT.assignment.mode})
+  --temperature X    soft assignment temperature (default ${DEFAULT_FIT.assignment.temperature})
+  --top N            clusters blended in soft assignment (default ${DEFAULT_FIT.assignment.top})
+  --cost-weight X    default lambda stored in the profile (default ${DEFAULT_FIT.defaultCostWeight})
+  --pricing FILE     JSON {"model": {"input_per_1m": x, "output_per_1m": y}}
+  --quiet            no progress on stderr`;
+
+function num(v: string | undefined, flag: string, dflt: number, int = false): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isFinite(x) || (int && !Number.isInteger(x)) || x < 0) throw new UsageError(`--${flag} must be a ${int ? 'non-negative integer' : 'non-negative number'}, got "${v}"`);
+  return x;
+}
+
+export class UsageError extends Error {}
+
+export function fitOptionsFrom(values: Record<string, unknown>, name: string): FitOptions {
+  const v = values as Record<string, string | undefined>;
+  const mode = v.assign ?? DEFAULT_FIT.assignment.mode;
+  if (mode !== 'hard' && mode !== 'soft') throw new UsageError(`--assign must be hard or soft, got "${mode}"`);
+  let pricing: FitOptions['pricing'];
+  if (v.pricing) {
+    try { pricing = JSON.parse(readFileSync(v.pricing, 'utf8')); } catch (e) { throw new UsageError(`--pricing ${v.pricing}: ${(e as Error).message}`); }
+  }
+  const k = num(v.k, 'k', DEFAULT_FIT.k, true);
+  if (k < 1) throw new UsageError('--k must be >= 1');
+  return {
+    k,
+    coarseK: Math.max(1, num(v['coarse-k'], 'coarse-k', DEFAULT_FIT.coarseK, true)),
+    alpha: num(v.alpha, 'alpha', DEFAULT_FIT.alpha),
+    alphaCoarse: num(v['alpha-coarse'], 'alpha-coarse', DEFAULT_FIT.alphaCoarse),
+    seed: num(v.seed, 'seed', DEFAULT_FIT.seed, true),
+    assignment: {
+      mode,
+      temperature: num(v.temperature, 'temperature', DEFAULT_FIT.assignment.temperature) || DEFAULT_FIT.assignment.temperature,
+      top: Math.max(1, num(v.top, 'top', DEFAULT_FIT.assignment.top, true)),
+    },
+    defaultCostWeight: num(v['cost-weight'], 'cost-weight', DEFAULT_FIT.defaultCostWeight),
+    name: (v.name as string) ?? name,
+    pricing,
+    onProgress: values.quiet ? undefined : progressPrinter(),
+  };
+}
+
+/** Progress on stderr, at most ~5 lines a second, so long fits show they are alive. */
+export function progressPrinter(): (stage: string, done: number, total: number) => void {
+  let last = 0;
+  return (stage, done, total) => {
+    const now = Date.now();
+    if (now - last < 200 && done < total) return;
+    last = now;
+    process.stderr.write(`  ${stage}: ${done}/${total}\n`);
+  };
+}
+
+export function dataFiles(positionals: string[]): string[] {
+  if (positionals.length) return positionals;
+  return readdirSync(DEFAULT_DATA_DIR).filter((f) => f.endsWith('.csv')).sort().map((f) => join(DEFAULT_DATA_DIR, f));
+}

@@ -1,0 +1,107 @@
+/**
+ * The routing decision (UniRoute): for the prompt's cluster(s), pick the
+ * candidate model minimising  expected_error + lambda * cost_norm.
+ * Transport-free: plain typed input and output, callable from a test, a
+ * script, a worker or the server alike.
+ */
+import type { Profile } from './profile.ts';
+import type { NearestIndex } from './nearest.ts';
+import { BruteForceIndex } from './nearest.ts';
+
+export interface RouteOptions {
+  /** lambda >= 0; undefined = the profile's default. */
+  costWeight?: number;
+  /** Candidate mask by model index (1 = allowed); undefined = every model. */
+  allowed?: Uint8Array;
+}
+
+export interface Decision {
+  modelIndex: number;
+  model: string;
+  /** Nearest cluster. */
+  clusterId: number;
+  /** Predicted error of the selected model (soft-weighted when assignment is soft). */
+  expectedError: number;
+  /** expected_error + lambda * cost_norm of the selected model. */
+  score: number;
+  /** Score of every model; NaN for models not among the candidates or unknown in this cluster. */
+  scores: Float64Array;
+  costWeight: number;
+}
+
+export class NoCandidateError extends Error {
+  override name = 'NoCandidateError';
+}
+
+/** Index choice by measured crossover (bench/micro.ts): brute force below this K, HNSW from it. */
+export const HNSW_MIN_K = 2000;
+
+export class Router {
+  readonly models: string[];
+  readonly modelIndex: ReadonlyMap<string, number>;
+  private readonly ids: Int32Array;
+  private readonly sims: Float32Array;
+  private readonly err: Float64Array;
+  private readonly weights: Float64Array;
+
+  constructor(readonly profile: Profile, readonly index: NearestIndex = new BruteForceIndex(profile.centroids, profile.k, profile.dim)) {
+    this.models = profile.models;
+    this.modelIndex = new Map(profile.models.map((m, i) => [m, i]));
+    const top = profile.manifest.assignment.mode === 'soft' ? profile.manifest.assignment.top : 1;
+    this.ids = new Int32Array(top);
+    this.sims = new Float32Array(top);
+    this.err = new Float64Array(profile.models.length);
+    this.weights = new Float64Array(top);
+  }
+
+  /** Candidate mask from names; throws with the unknown name. */
+  mask(names: readonly string[]): Uint8Array {
+    const m = new Uint8Array(this.models.length);
+    for (const n of names) {
+      const i = this.modelIndex.get(n);
+      if (i === undefined) throw new NoCandidateError(`unknown model "${n}"`);
+      m[i] = 1;
+    }
+    return m;
+  }
+
+  route(embedding: Float32Array, opts: RouteOptions = {}): Decision {
+    const p = this.profile;
+    const M = this.models.length;
+    const lambda = opts.costWeight ?? p.manifest.default_cost_weight;
+    const a = p.manifest.assignment;
+    const top = a.mode === 'soft' ? a.top : 1;
+    const got = this.index.search(embedding, top, this.ids, this.sims);
+    const err = this.err;
+    const { errors, costNorm } = p;
+    if (got === 1 || a.mode === 'hard') {
+      const row = this.ids[0] * M;
+      for (let m = 0; m < M; m++) err[m] = errors[row + m];
+    } else {
+      // Softmax over the nearest clusters' similarities; a cluster's NaN cell
+      // (model unknown there) drops that cluster's weight for that model only.
+      const w = this.weights;
+      const s0 = this.sims[0];
+      for (let t = 0; t < got; t++) w[t] = Math.exp((this.sims[t] - s0) / a.temperature);
+      for (let m = 0; m < M; m++) {
+        let num = 0, den = 0;
+        for (let t = 0; t < got; t++) {
+          const e = errors[this.ids[t] * M + m];
+          if (e === e) { num += w[t] * e; den += w[t]; }
+        }
+        err[m] = den > 0 ? num / den : NaN;
+      }
+    }
+    const scores = new Float64Array(M);
+    let best = -1, bestScore = Infinity;
+    for (let m = 0; m < M; m++) {
+      if (opts.allowed && opts.allowed[m] === 0) { scores[m] = NaN; continue; }
+      const s = err[m] + lambda * costNorm[m];
+      scores[m] = s;
+      // Ties go to the cheaper model: same predicted quality, lower bill.
+      if (s < bestScore || (s === bestScore && best >= 0 && costNorm[m] < costNorm[best])) { bestScore = s; best = m; }
+    }
+    if (best < 0) throw new NoCandidateError('no candidate model has a known error estimate in this cluster');
+    return { modelIndex: best, model: this.models[best], clusterId: this.ids[0], expectedError: err[best], score: bestScore, scores, costWeight: lambda };
+  }
+}
