@@ -23,7 +23,7 @@ export interface LabelledData {
   /** n x m row-major scores in [0, 1]; NaN = unknown. */
   score: Float32Array;
   /** n x m row-major USD cost per call; NaN = unknown. */
-  cost: Float32Array;
+  cost: Float64Array;
 }
 
 const NON_MODEL = new Set(['', 'sample_id', 'prompt', 'eval_name', 'oracle_model_to_route_to']);
@@ -97,7 +97,7 @@ export function loadRouterBenchCsv(files: readonly string[]): LabelledData {
     }
   }
   if (models === null) throw new Error('no rows in the RouterBench files');
-  return { models, prompts, groups, score: Float32Array.from(score), cost: Float32Array.from(cost) };
+  return { models, prompts, groups, score: Float32Array.from(score), cost: Float64Array.from(cost) };
 }
 
 export function loadJsonl(files: readonly string[]): LabelledData {
@@ -131,7 +131,7 @@ export function loadJsonl(files: readonly string[]): LabelledData {
   const models = [...modelSet.keys()];
   const m = models.length;
   const score = new Float32Array(records.length * m).fill(NaN);
-  const cost = new Float32Array(records.length * m).fill(NaN);
+  const cost = new Float64Array(records.length * m).fill(NaN);
   records.forEach((r, i) => {
     for (const [name, v] of Object.entries(r.scores)) score[i * m + modelSet.get(name)!] = v;
     for (const [name, v] of Object.entries(r.cost)) { const j = modelSet.get(name); if (j !== undefined) cost[i * m + j] = v; }
@@ -165,7 +165,7 @@ export function completeRows(d: LabelledData): number[] {
 export function subset(d: LabelledData, rows: readonly number[]): LabelledData {
   const m = d.models.length;
   const score = new Float32Array(rows.length * m);
-  const cost = new Float32Array(rows.length * m);
+  const cost = new Float64Array(rows.length * m);
   rows.forEach((r, i) => { score.set(d.score.subarray(r * m, r * m + m), i * m); cost.set(d.cost.subarray(r * m, r * m + m), i * m); });
   return { models: d.models, prompts: rows.map((r) => d.prompts[r]), groups: rows.map((r) => d.groups[r]), score, cost };
 }

@@ -37,11 +37,11 @@ export interface FitOptions {
 
 export const DEFAULT_FIT: Omit<FitOptions, 'name'> = {
   k: 100,
-  coarseK: 6,
+  coarseK: 3,
   alpha: 5,
   alphaCoarse: 5,
   seed: 42,
-  assignment: { mode: 'soft', temperature: 0.03, top: 8 },
+  assignment: { mode: 'soft', temperature: 0.05, top: 16 },
   defaultCostWeight: 0.1,
 };
 

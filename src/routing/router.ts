@@ -33,9 +33,6 @@ export class NoCandidateError extends Error {
   override name = 'NoCandidateError';
 }
 
-/** Index choice by measured crossover (bench/micro.ts): brute force below this K, HNSW from it. */
-export const HNSW_MIN_K = 2000;
-
 export class Router {
   readonly models: string[];
   readonly modelIndex: ReadonlyMap<string, number>;

@@ -1,0 +1,70 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { embedderContract } from './embedder-contract.ts';
+import { fitNativeTables, NativeEmbedder, saveNativeEmbedder, loadNativeTables, FeatureHasher } from '../../src/routing/embedders/native.ts';
+import { DEFAULT_PROFILE_DIR } from '../../src/fit/options.ts';
+
+const corpus = [
+  'Write a python function to find the sum of a list.',
+  'Write a function to reverse a string in Python.',
+  'Which gas do plants take in during photosynthesis?',
+  'What causes the seasons on Earth?',
+  'Ian ate the soup because _ was hungry. A) Ian B) Dennis',
+];
+
+embedderContract('native (fitted on a small corpus)', async () => new NativeEmbedder(fitNativeTables(corpus)));
+embedderContract('native (shipped default tables)', async () => new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR)));
+
+describe('native embedder', () => {
+  it('is 384-d by default and identifies itself', () => {
+    const e = new NativeEmbedder(fitNativeTables(corpus));
+    assert.equal(e.dim, 384);
+    assert.equal(e.id, 'native-hashgram-v1');
+  });
+
+  it('round-trips through disk with the same hash and vectors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-native-'));
+    const t = fitNativeTables(corpus);
+    const hash = saveNativeEmbedder(dir, t);
+    const a = new NativeEmbedder(t), b = new NativeEmbedder(loadNativeTables(dir));
+    assert.equal(b.hash, hash);
+    assert.deepEqual(await b.embed('reverse a list'), await a.embed('reverse a list'));
+  });
+
+  it('refuses tables whose bytes do not match the manifest hash, naming the problem', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-native-'));
+    saveNativeEmbedder(dir, fitNativeTables(corpus));
+    const idf = readFileSync(join(dir, 'idf.f32'));
+    idf[100] ^= 0xff;
+    writeFileSync(join(dir, 'idf.f32'), idf);
+    assert.throws(() => loadNativeTables(dir), /hash mismatch/);
+    writeFileSync(join(dir, 'idf.f32'), idf.subarray(0, 1000));
+    assert.throws(() => loadNativeTables(dir), /idf\.f32 is 1000 bytes, expected/);
+  });
+
+  it('learns IDF: a word in every document weighs less than a rare one', () => {
+    const docs = Array.from({ length: 50 }, (_, i) => `common words here topic${i}`);
+    const e = new NativeEmbedder(fitNativeTables(docs));
+    const h = new FeatureHasher(18);
+    const idf = new Float32Array(e.tables.buffer, 0, 1 << 18);
+    h.hash('common'); const common = h.out[0];
+    h.hash('topic7'); const rare = h.out[0];
+    assert.ok(idf[common] < idf[rare], `${idf[common]} < ${idf[rare]}`);
+  });
+
+  it('shares its tables: a second instance over the same SharedArrayBuffer agrees without copying', async () => {
+    const t = fitNativeTables(corpus);
+    assert.ok(t.buffer instanceof SharedArrayBuffer);
+    const a = new NativeEmbedder(t), b = new NativeEmbedder({ params: t.params, buffer: t.buffer });
+    assert.deepEqual(a.embedSync('same text'), b.embedSync('same text'));
+  });
+
+  it('is case- and whitespace-insensitive but not order-blind', () => {
+    const e = new NativeEmbedder(fitNativeTables(corpus));
+    assert.deepEqual(e.embedSync('Hello   World'), e.embedSync('hello world'));
+    assert.notDeepEqual(e.embedSync('dog bites man'), e.embedSync('man bites dog'));
+  });
+});
