@@ -18,6 +18,7 @@ export function costAccuracySvg(title: string, series: PlotSeries[], singles: Pl
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${L}" y="24" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<text x="${W - R + 15}" y="${H - B - 20 - series.length * 18}" fill="#444">● single models</text>`);
   for (let y = ymin; y <= ymax + 1e-9; y += 0.05) {
     out.push(`<line x1="${L}" x2="${W - R}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/><text x="${L - 8}" y="${py(y) + 4}" text-anchor="end">${y.toFixed(2)}</text>`);
   }
@@ -34,7 +35,9 @@ export function costAccuracySvg(title: string, series: PlotSeries[], singles: Pl
     f.forEach((p, j) => { d += j === 0 ? `M${px(p.cost)},${py(p.accuracy)}` : `H${px(p.cost)}V${py(p.accuracy)}`; });
     if (f.length) d += `H${W - R}`;
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
-    out.push(`<line x1="${W - R + 15}" x2="${W - R + 35}" y1="${T + 10 + i * 18}" y2="${T + 10 + i * 18}" stroke="${s.color}" stroke-width="2"/><text x="${W - R + 40}" y="${T + 14 + i * 18}">${esc(s.label)}</text>`);
+    // Legend in the right margin, below the plot's top where the curves end.
+    const ly = H - B - 20 - (series.length - 1 - i) * 18;
+    out.push(`<line x1="${W - R + 15}" x2="${W - R + 35}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/><text x="${W - R + 40}" y="${ly + 4}">${esc(s.label)}</text>`);
   });
   singles.forEach((p) => {
     out.push(`<circle cx="${px(p.cost)}" cy="${py(p.accuracy)}" r="4" fill="#444"/><text x="${px(p.cost) + 6}" y="${py(p.accuracy) - 6}" font-size="10" fill="#444">${esc(p.label.replace(/^.*\//, ''))}</text>`);
