@@ -1,0 +1,94 @@
+/**
+ * Runs wrk (a C load generator, so the generator itself costs little CPU on a
+ * 2-core machine) as a separate process and parses its latency distribution.
+ * Lua request generators are written to a temp dir; `bodies` become a rotating
+ * list, `uniquePrompt` makes a fresh ~200-character prompt per request.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface WrkResult { rps: number; p50_ms: number; p90_ms: number; p99_ms: number; requests: number; non2xx: number; errors: number }
+
+export function haveWrk(): boolean {
+  return spawnSync('wrk', ['--version']).error === undefined;
+}
+
+const luaString = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+
+export interface WrkLoad {
+  url: string;
+  connections: number;
+  threads: number;
+  seconds: number;
+  method?: 'GET' | 'POST';
+  /** Bodies sent in rotation. */
+  bodies?: string[];
+  /** Generate a unique ~200-char prompt per request (cache misses). */
+  uniquePrompt?: boolean;
+  headers?: Record<string, string>;
+}
+
+function script(load: WrkLoad): string {
+  const hdr = Object.entries({ 'content-type': 'application/json', ...(load.headers ?? {}) })
+    .map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`).join('\n');
+  // No response() hook: wrk would hand every response to Lua, costing the generator CPU
+  // that the server under test needs on a 2-core machine. wrk counts non-2xx itself.
+  const common = `wrk.method = "${load.method ?? 'POST'}"\n${hdr}\n`;
+  if (load.uniquePrompt) {
+    // Each wrk thread has its own Lua state: a per-thread id keeps prompts unique across threads.
+    return `${common}
+local words = {"route","model","prompt","quality","price","cluster","python","function","list","string","science","energy","planet","history","answer","question","explain","compute","value","number"}
+local counter = 0
+local nthreads = 0
+-- setup() runs in the main Lua state; thread:set() defines the global "tid" in each thread's state.
+setup = function(thread) nthreads = nthreads + 1; thread:set("tid", nthreads) end
+request = function()
+  counter = counter + 1
+  local parts = {"Request " .. tostring(tid or 0) .. "-" .. tostring(counter) .. ":"}
+  local x = counter * 7919 + (tid or 0) * 104729
+  for i = 1, 26 do x = (x * 1103515245 + 12345) % 2147483648; parts[#parts + 1] = words[(x % #words) + 1] end
+  local body = '{"prompt":"' .. table.concat(parts, " ") .. '","cost_weight":0.1}'
+  return wrk.format(nil, nil, nil, body)
+end
+`;
+  }
+  const bodies = load.bodies ?? [''];
+  return `${common}
+local bodies = {${bodies.map(luaString).join(',')}}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
+end
+`;
+}
+
+export async function runWrk(load: WrkLoad): Promise<WrkResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-wrk-'));
+  const file = join(dir, 'load.lua');
+  writeFileSync(file, script(load));
+  const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.seconds}s`, '--latency', '-s', file, load.url];
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn('wrk', args);
+    let s = '';
+    p.stdout.on('data', (d) => { s += d; });
+    p.stderr.on('data', (d) => { s += d; });
+    p.on('error', reject);
+    p.on('close', () => resolve(s));
+  });
+  const ms = (label: string) => {
+    const m = out.match(new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm'));
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
+  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? NaN);
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const errs = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const errors = errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  if (!Number.isFinite(rps)) throw new Error(`wrk output not understood:\n${out}`);
+  return { rps, p50_ms: ms('50'), p90_ms: ms('90'), p99_ms: ms('99'), requests, non2xx, errors };
+}

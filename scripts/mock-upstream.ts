@@ -1,0 +1,362 @@
+/**
+ * Deterministic mock LLM upstream for tests and benchmarks (tensorzero's
+ * `dummy` provider idea), on node:http so it shares nothing with the server
+ * under test. Speaks both dialects the gateway proxies to:
+ *   POST /v1/chat/completions  OpenAI: JSON, or SSE with `stream: true`
+ *                              (usage chunk when stream_options.include_usage, then [DONE])
+ *   POST /v1/messages          Anthropic: JSON, or the real event sequence
+ *                              (message_start, content_block_start, ping, deltas,
+ *                              content_block_stop, message_delta, message_stop)
+ *
+ *   npm run mock-upstream -- --port 0 --latency-ms 0 --chunks 20 --chunk-interval-ms 0 --failure-rate 0 --replay
+ *
+ * Per-request overrides by header, so a test can break one model only (the
+ * gateway's backend config can add static headers):
+ *   x-mock-status: 429              answer with that status and an error body
+ *   x-mock-latency-ms: 500          wait before the headers
+ *   x-mock-fail-before-first-byte   close the socket without answering
+ *   x-mock-chunks / x-mock-chunk-interval-ms
+ *   x-mock-fail-after-chunks: 3     stream 3 content chunks, then close the socket
+ *   x-mock-stream-error             2xx stream whose first event is an error event
+ *   x-mock-echo-key                 401 whose message quotes the API key sent (as real APIs do)
+ *
+ * Replay (--replay): a request whose last user message equals a RouterBench
+ * prompt gets that model's recorded answer; anything else gets the generic one.
+ *
+ * Speed: fixed JSON fragments and per-model content chunks are built once and
+ * cached; with no chunk interval a whole stream goes out in one write.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadRecordedResponsesDir, type RecordedResponses } from './mock-replay.ts';
+
+export const DEFAULT_REPLAY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/data/routerbench');
+
+export interface MockOptions {
+  port?: number;
+  host?: string;
+  latencyMs?: number;
+  chunks?: number;
+  chunkIntervalMs?: number;
+  /** Fraction of requests answered with 500, in [0, 1]. */
+  failureRate?: number;
+  /** true = the shared RouterBench directory; a string = another directory of CSVs. */
+  replay?: boolean | string;
+  /** Seed for the failure-rate draw, so a run is reproducible. */
+  seed?: number;
+}
+
+export interface MockStats {
+  requests: number;
+  byPath: Record<string, number>;
+  byModel: Record<string, number>;
+  byStatus: Record<string, number>;
+  /** Responses finished normally. */
+  completed: number;
+  /** Responses whose connection closed before they finished (client abort, or a forced failure). */
+  aborted: number;
+  /** TCP connections accepted, currently open, and closed. */
+  connections: number;
+  openConnections: number;
+  closedConnections: number;
+  replayHits: number;
+}
+
+export interface MockUpstream {
+  port: number;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  stats(): MockStats;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+const GENERIC = 'This is a deterministic answer from the Switchyard mock upstream , streamed in small pieces so that tests and benchmarks can watch every chunk arrive in order .'.split(' ');
+const CREATED = 1_700_000_000;
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
+
+interface Req { model: string; stream: boolean; includeUsage: boolean; prompt: string; promptChars: number }
+type Api = 'openai' | 'anthropic';
+
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let s = '';
+  for (const p of content) if (p && typeof p === 'object' && (p as { type?: unknown }).type === 'text') s += (s ? '\n' : '') + String((p as { text?: unknown }).text ?? '');
+  return s;
+}
+
+function readReq(body: Record<string, unknown>): Req {
+  const messages = Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]) : [];
+  let prompt = '';
+  let promptChars = typeof body.system === 'string' ? body.system.length : 0;
+  for (const m of messages) {
+    const t = textOf(m?.content);
+    promptChars += t.length;
+    if (m?.role === 'user') prompt = t;
+  }
+  const so = body.stream_options as { include_usage?: unknown } | undefined;
+  return { model: typeof body.model === 'string' ? body.model : 'mock', stream: body.stream === true, includeUsage: so?.include_usage === true, prompt, promptChars };
+}
+
+/** Splits text into n pieces of near-equal length, never inside a surrogate pair. */
+function split(text: string, n: number): string[] {
+  const k = Math.max(1, Math.min(n, text.length));
+  const out: string[] = [];
+  let prev = 0;
+  for (let i = 1; i <= k; i++) {
+    let cut = i === k ? text.length : Math.round((i * text.length) / k);
+    const c = text.charCodeAt(cut - 1);
+    if (cut < text.length && c >= 0xd800 && c <= 0xdbff) cut++;
+    if (cut > prev) { out.push(text.slice(prev, cut)); prev = cut; }
+  }
+  return out.length ? out : [''];
+}
+
+function genericPieces(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => (i === 0 ? '' : ' ') + GENERIC[i % GENERIC.length]);
+}
+
+const tokens = (chars: number): number => Math.max(1, Math.ceil(chars / 4));
+
+/** Frames of one answer: [preamble, ...content, closing]; each is a ready-to-write SSE string. */
+function openaiFrames(model: string, pieces: string[], includeUsage: boolean, promptTokens: number, completionTokens: number): string[] {
+  const head = `data: {"id":"chatcmpl-mock","object":"chat.completion.chunk","created":${CREATED},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":[{"index":0,"delta":`;
+  const tail = includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
+  const frames = [head + '{"role":"assistant","content":""},"logprobs":null,"finish_reason":null' + tail];
+  for (const p of pieces) frames.push(head + '{"content":' + JSON.stringify(p) + '},"logprobs":null,"finish_reason":null' + tail);
+  let close = head + '{},"logprobs":null,"finish_reason":"stop"' + tail;
+  if (includeUsage) {
+    close += `data: {"id":"chatcmpl-mock","object":"chat.completion.chunk","created":${CREATED},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":[],"usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}}}\n\n`;
+  }
+  frames.push(close + 'data: [DONE]\n\n');
+  return frames;
+}
+
+function anthropicFrames(model: string, pieces: string[], promptTokens: number, completionTokens: number): string[] {
+  const frames = [
+    `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_mock","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":${promptTokens},"output_tokens":1}}}\n\n` +
+    'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n' +
+    'event: ping\ndata: {"type": "ping"}\n\n',
+  ];
+  for (const p of pieces) frames.push('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":' + JSON.stringify(p) + '}}\n\n');
+  frames.push(
+    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n' +
+    `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":${completionTokens}}}\n\n` +
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+  );
+  return frames;
+}
+
+function jsonBody(api: Api, model: string, text: string, promptTokens: number, completionTokens: number): string {
+  if (api === 'anthropic') {
+    return `{"id":"msg_mock","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[{"type":"text","text":${JSON.stringify(text)}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":${promptTokens},"output_tokens":${completionTokens}}}`;
+  }
+  return `{"id":"chatcmpl-mock","object":"chat.completion","created":${CREATED},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(text)},"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}}}`;
+}
+
+function errorBody(api: Api, status: number, message: string): string {
+  const type = status === 429 ? 'rate_limit_error' : status === 401 ? 'authentication_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
+  return api === 'anthropic'
+    ? JSON.stringify({ type: 'error', error: { type, message } })
+    : JSON.stringify({ error: { message, type, param: null, code: null } });
+}
+
+function headerNum(req: IncomingMessage, name: string): number | undefined {
+  const v = req.headers[name];
+  if (typeof v !== 'string') return undefined;
+  const x = Number(v);
+  return Number.isFinite(x) ? x : undefined;
+}
+
+const replayCache = new Map<string, RecordedResponses>();
+
+export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUpstream> {
+  const latencyMs = opts.latencyMs ?? 0;
+  const nChunks = Math.max(1, opts.chunks ?? 20);
+  const intervalMs = opts.chunkIntervalMs ?? 0;
+  const failureRate = opts.failureRate ?? 0;
+  const rand = mulberry32(opts.seed ?? 1);
+  let replay: RecordedResponses | null = null;
+  if (opts.replay) {
+    const dir = typeof opts.replay === 'string' ? opts.replay : DEFAULT_REPLAY_DIR;
+    replay = replayCache.get(dir) ?? loadRecordedResponsesDir(dir);
+    replayCache.set(dir, replay);
+  }
+
+  const fresh = (): MockStats => ({ requests: 0, byPath: {}, byModel: {}, byStatus: {}, completed: 0, aborted: 0, connections: 0, openConnections: 0, closedConnections: 0, replayHits: 0 });
+  let stats = fresh();
+  // Generic content chunks depend only on the chunk count: built once per count.
+  const genericCache = new Map<number, { pieces: string[]; text: string }>();
+  const generic = (n: number): { pieces: string[]; text: string } => {
+    let g = genericCache.get(n);
+    if (!g) { const pieces = genericPieces(n); g = { pieces, text: pieces.join('') }; genericCache.set(n, g); }
+    return g;
+  };
+
+  const answer = (api: Api, r: Req, res: ServerResponse, hreq: IncomingMessage, closed: () => boolean): void => {
+    const n = Math.max(1, headerNum(hreq, 'x-mock-chunks') ?? nChunks);
+    const interval = headerNum(hreq, 'x-mock-chunk-interval-ms') ?? intervalMs;
+    let pieces: string[];
+    let text: string;
+    let completionTokens: number;
+    const recorded = replay?.byPrompt.get(r.prompt) ?? replay?.byPrompt.get(r.prompt.trim());
+    const hit = recorded?.get(r.model);
+    if (hit !== undefined) {
+      stats.replayHits++;
+      text = hit;
+      pieces = split(hit, n);
+      completionTokens = tokens(hit.length);
+    } else {
+      const g = generic(n);
+      pieces = g.pieces;
+      text = g.text;
+      completionTokens = n;
+    }
+    const promptTokens = tokens(r.promptChars);
+    if (!r.stream) {
+      const body = jsonBody(api, r.model, text, promptTokens, completionTokens);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    const frames = api === 'anthropic' ? anthropicFrames(r.model, pieces, promptTokens, completionTokens) : openaiFrames(r.model, pieces, r.includeUsage, promptTokens, completionTokens);
+    if (hreq.headers['x-mock-stream-error'] !== undefined) {
+      frames.splice(0, frames.length, api === 'anthropic'
+        ? 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+        : 'data: {"error":{"message":"mock stream error","type":"server_error"}}\n\n');
+    }
+    const failAfter = headerNum(hreq, 'x-mock-fail-after-chunks');
+    res.writeHead(200, SSE_HEADERS);
+    if (failAfter === undefined && interval <= 0) { res.end(frames.join('')); return; }
+    // Frame i is written at i * interval; preamble and closing go with their neighbours.
+    let i = 0;
+    const step = (): void => {
+      if (closed()) return;
+      if (failAfter !== undefined && i > failAfter) { res.socket?.destroy(); return; }
+      const last = i === frames.length - 1;
+      if (last) { res.end(frames[i]); return; }
+      res.write(frames[i++]);
+      if (i === 1 || (interval <= 0 && failAfter === undefined)) step();
+      else setTimeout(step, interval);
+    };
+    step();
+  };
+
+  const handle = (hreq: IncomingMessage, res: ServerResponse, bodyText: string): void => {
+    stats.requests++;
+    const path = (hreq.url ?? '/').split('?')[0];
+    stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    let done = false;
+    const timers: NodeJS.Timeout[] = [];
+    res.on('close', () => {
+      if (res.writableFinished) stats.completed++;
+      else { stats.aborted++; for (const t of timers) clearTimeout(t); }
+      done = true;
+    });
+    const finish = (status: number, body: string): void => {
+      stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    const api: Api | null = hreq.method === 'POST' && path === '/v1/chat/completions' ? 'openai' : hreq.method === 'POST' && path === '/v1/messages' ? 'anthropic' : null;
+    if (api === null) {
+      if (hreq.method === 'GET' && path === '/health') return finish(200, '{"ok":true}');
+      return finish(404, errorBody('openai', 404, `mock: no route ${hreq.method} ${path}`));
+    }
+    let parsed: Record<string, unknown>;
+    try { parsed = JSON.parse(bodyText); } catch { return finish(400, errorBody(api, 400, 'mock: body is not JSON')); }
+    const r = readReq(parsed);
+    stats.byModel[r.model] = (stats.byModel[r.model] ?? 0) + 1;
+
+    const go = (): void => {
+      if (done) return;
+      if (hreq.headers['x-mock-fail-before-first-byte'] !== undefined) { hreq.socket.destroy(); return; }
+      if (hreq.headers['x-mock-echo-key'] !== undefined) {
+        const key = String(hreq.headers['x-api-key'] ?? hreq.headers.authorization ?? '');
+        return finish(401, errorBody(api, 401, `Incorrect API key provided: ${key}.`));
+      }
+      const forced = headerNum(hreq, 'x-mock-status');
+      if (forced !== undefined && forced !== 200) return finish(forced, errorBody(api, forced, `mock: forced status ${forced}`));
+      if (failureRate > 0 && rand() < failureRate) return finish(500, errorBody(api, 500, 'mock: random failure'));
+      stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1;
+      answer(api, r, res, hreq, () => done);
+    };
+    const wait = headerNum(hreq, 'x-mock-latency-ms') ?? latencyMs;
+    if (wait > 0) timers.push(setTimeout(go, wait));
+    else go();
+  };
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (hreq, res) => {
+    const parts: Buffer[] = [];
+    hreq.on('data', (c: Buffer) => parts.push(c));
+    hreq.on('end', () => handle(hreq, res, parts.length === 1 ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8')));
+  });
+  server.on('connection', (s: Socket) => {
+    stats.connections++;
+    stats.openConnections++;
+    s.on('close', () => { stats.openConnections--; stats.closedConnections++; });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => ok());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    stats: () => structuredClone(stats),
+    resetStats: () => { const open = stats.openConnections; stats = fresh(); stats.openConnections = open; },
+    close: () => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' },
+      'latency-ms': { type: 'string', default: '0' }, chunks: { type: 'string', default: '20' },
+      'chunk-interval-ms': { type: 'string', default: '0' }, 'failure-rate': { type: 'string', default: '0' },
+      replay: { type: 'boolean', default: false }, 'data-dir': { type: 'string' }, seed: { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log('usage: mock-upstream [--port N] [--host H] [--latency-ms N] [--chunks N] [--chunk-interval-ms N] [--failure-rate X] [--replay [--data-dir DIR]] [--seed N]');
+    return;
+  }
+  const num = (k: keyof typeof values): number => {
+    const x = Number(values[k]);
+    if (!Number.isFinite(x) || x < 0) throw new Error(`--${k} must be a non-negative number, got "${values[k]}"`);
+    return x;
+  };
+  const failureRate = num('failure-rate');
+  if (failureRate > 1) throw new Error('--failure-rate must be in [0, 1]');
+  const m = await startMockUpstream({
+    port: num('port'), host: values.host, latencyMs: num('latency-ms'), chunks: num('chunks'), chunkIntervalMs: num('chunk-interval-ms'),
+    failureRate, seed: num('seed'), replay: values.replay ? (values['data-dir'] ?? true) : false,
+  });
+  // One JSON line on stdout: scripts and benches read the port from it.
+  console.log(JSON.stringify({ listening: true, port: m.port, url: m.url }));
+  const stop = (): void => { void m.close().then(() => process.exit(0)); };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((e) => { console.error(`mock-upstream: ${(e as Error).message}`); process.exit(1); });
+}

@@ -1,0 +1,32 @@
+/**
+ * GET /health: 200 {"status":"ok"} once the router is ready, 503 with
+ * "loading" (or "failed") before: load balancers and orchestrators key on the
+ * status code, humans read the body. Never behind the API key.
+ */
+import type { Engine } from './engine.ts';
+
+export interface HealthInfo {
+  /** Whether uWebSockets.js runs its native build (false = the slower JS fallback). */
+  uwsNative: boolean;
+  /** performance.now() when the server started listening. */
+  startedAt: number;
+}
+
+export function handleHealth(engine: Engine, info: HealthInfo): { status: number; body: string } {
+  const r = engine.ready;
+  const cfg = engine.config;
+  const body = {
+    status: engine.status === 'ready' ? 'ok' : engine.status,
+    profile: r?.profile.manifest.name ?? null,
+    k: r?.profile.k ?? null,
+    models: r?.profile.models ?? [],
+    embedder: r?.embedder.id ?? null,
+    // inline = embedSync on the event loop (native); backend = an async EmbedBackend (ONNX).
+    embedding: r ? (r.source.kind === 'sync' ? 'inline' : 'backend') : null,
+    workers: cfg.workers,
+    uptime_s: Math.round((performance.now() - info.startedAt) / 100) / 10,
+    uws_native: info.uwsNative,
+    cache: r ? { size: r.cache.size, capacity: r.cache.capacity, hits: r.cache.hits, misses: r.cache.misses } : null,
+  };
+  return { status: engine.status === 'ready' ? 200 : 503, body: JSON.stringify(body) };
+}

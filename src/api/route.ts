@@ -1,0 +1,139 @@
+/**
+ * POST /v1/route: raw JSON -> RouteRequest -> Router.route -> decision JSON.
+ *
+ * Returns the response body as a string when everything ran inline (native
+ * embedder, a supplied embedding, or a cache hit), or a Promise when the
+ * embedding comes from an async backend. The edge writes a string within the
+ * same uWS callback and only pays for a cork + microtask on the async path.
+ *
+ * Cache: keyed on (cost_weight, available_models as a sorted index set,
+ * prompt); the value is the decision JSON up to "cache_hit", so a hit costs
+ * one Map lookup plus a string concatenation. Requests that supply an
+ * embedding are not cached: the key would have to hash 1.5 KB of floats, which
+ * costs about what it saves (routing at K=100 is ~20 µs), and pipelines that
+ * send embeddings rarely repeat them. Prompts above 256 chars are keyed by
+ * their SHA-256 (~1 µs per 1,000 chars, vs ~50 µs to embed them) so one
+ * cache entry stays under ~1 KB whatever the prompt size.
+ */
+import { createHash } from 'node:crypto';
+import { ApiError, invalid } from '../errors.ts';
+import { NoCandidateError, type Decision } from '../routing/router.ts';
+import { channels } from '../diagnostics.ts';
+import type { Engine, Ready } from './engine.ts';
+import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type Json } from './validate.ts';
+
+export interface RouteRequest {
+  prompt: string | undefined;
+  /** Supplied embedding (takes precedence over prompt; the prompt is then only validated). */
+  embedding: Float32Array | undefined;
+  /** Candidate mask; undefined = every registered model. */
+  allowed: Uint8Array | undefined;
+  /** Sorted candidate indices, "" for all: the available_models part of the cache key. */
+  allowedKey: string;
+  costWeight: number;
+}
+
+const FIELDS = new Set(['prompt', 'embedding', 'available_models', 'cost_weight']);
+const KEY_VERBATIM_MAX = 256;
+
+export function parseRouteRequest(o: Json, r: Ready, maxChars: number): RouteRequest {
+  rejectUnknownFields(o, FIELDS);
+  const prompt = o.prompt === undefined ? undefined : text(o.prompt, 'prompt', maxChars);
+  const emb = o.embedding === undefined ? undefined : embedding(o.embedding, r.profile.dim);
+  if (prompt === undefined && emb === undefined) throw invalid('prompt', 'is required unless "embedding" is given');
+
+  let allowed: Uint8Array | undefined;
+  let allowedKey = '';
+  const am = o.available_models;
+  if (am !== undefined) {
+    if (!Array.isArray(am) || am.length === 0) throw invalid('available_models', `must be a non-empty array of model names, got ${describe(am)}`);
+    const index = r.router.modelIndex;
+    allowed = new Uint8Array(r.router.models.length);
+    for (let i = 0; i < am.length; i++) {
+      const name = am[i];
+      const m = typeof name === 'string' ? index.get(name) : undefined;
+      if (m === undefined) {
+        const known = r.router.models.length <= 20 ? ` (registered: ${r.router.models.join(', ')})` : '';
+        throw invalid(`available_models[${i}]`, `${typeof name === 'string' ? `is not a registered model: ${JSON.stringify(name.slice(0, 200))}` : `must be a model name string, got ${describe(name)}`}${known}`);
+      }
+      allowed[m] = 1;
+    }
+    let n = 0;
+    for (let m = 0; m < allowed.length; m++) if (allowed[m]) { allowedKey += `${m},`; n++; }
+    // All models listed = no restriction: same decisions, so share the cache entries.
+    if (n === allowed.length) { allowed = undefined; allowedKey = ''; }
+  }
+
+  let costWeight = r.defaultCostWeight;
+  const cw = o.cost_weight;
+  if (cw !== undefined) {
+    if (typeof cw !== 'number' || !(cw >= 0 && cw <= Number.MAX_VALUE)) throw invalid('cost_weight', `must be a finite number >= 0, got ${describe(cw)}`);
+    costWeight = cw;
+  }
+  return { prompt, embedding: emb, allowed, allowedKey, costWeight };
+}
+
+function cacheKey(req: RouteRequest): string {
+  const p = req.prompt!;
+  // Distinct first characters keep a verbatim prompt from ever equalling a hash key.
+  const pk = p.length <= KEY_VERBATIM_MAX ? `v${p}` : `h${createHash('sha256').update(p).digest('base64')}`;
+  return `${req.costWeight}\u0000${req.allowedKey}\u0000${pk}`;
+}
+
+const ms = (x: number) => Math.round(x * 1e4) / 1e4;
+
+function tail(hit: boolean, routingMs: number, embeddingMs: number): string {
+  return `,"cache_hit":${hit},"usage":{"routing_ms":${ms(routingMs)},"embedding_ms":${ms(embeddingMs)}}}`;
+}
+
+/** The decision as JSON, without the closing brace: cache_hit and usage are appended per response. */
+function decisionJson(r: Ready, d: Decision, allowed: Uint8Array | undefined): string {
+  let s = `{"selected_model":${JSON.stringify(d.model)},"cluster_id":${d.clusterId},"expected_error":${d.expectedError},"cost_adjusted_score":${d.score},"cost_weight":${d.costWeight},"all_scores":{`;
+  const keys = r.modelKeys, scores = d.scores;
+  let first = true;
+  for (let m = 0; m < keys.length; m++) {
+    if (allowed !== undefined && allowed[m] === 0) continue;
+    // A candidate with no error estimate in this cluster scores NaN: JSON null.
+    const v = scores[m];
+    s += `${first ? '' : ','}${keys[m]}${v === v ? v : 'null'}`;
+    first = false;
+  }
+  return `${s}}`;
+}
+
+function decide(r: Ready, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: string | undefined): string {
+  let d: Decision;
+  try {
+    d = r.router.route(v, { costWeight: req.costWeight, allowed: req.allowed });
+  } catch (e) {
+    if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
+    throw e;
+  }
+  const body = decisionJson(r, d, req.allowed);
+  if (key !== undefined) r.cache.set(key, body);
+  const routingMs = performance.now() - t0 - embeddingMs;
+  if (channels.routeDecision.hasSubscribers) channels.routeDecision.publish({ model: d.model, clusterId: d.clusterId, cacheHit: false, routingMs, embeddingMs });
+  return body + tail(false, routingMs, embeddingMs);
+}
+
+/** The endpoint. `body` is valid only during this call (it may be uWS's buffer): parsed before any await. */
+export function handleRoute(body: Buffer, engine: Engine): string | Promise<string> {
+  const r = engine.require();
+  const req = parseRouteRequest(parseJsonObject(body), r, engine.config.limits.input_chars);
+  const t0 = performance.now();
+  if (req.embedding !== undefined) return decide(r, req, req.embedding, t0, 0, undefined);
+
+  const key = cacheKey(req);
+  const hit = r.cache.get(key);
+  if (hit !== undefined) {
+    const routingMs = performance.now() - t0;
+    if (channels.routeDecision.hasSubscribers) channels.routeDecision.publish({ cacheHit: true, routingMs, embeddingMs: 0 });
+    return hit + tail(true, routingMs, 0);
+  }
+  const te = performance.now();
+  if (r.source.kind === 'sync') {
+    const v = r.source.embedder.embedSync(req.prompt!, r.scratch);
+    return decide(r, req, v, t0, performance.now() - te, key);
+  }
+  return r.source.backend.embed(req.prompt!).then((v) => decide(r, req, v, t0, performance.now() - te, key));
+}

@@ -1,0 +1,43 @@
+/**
+ * Every diagnostics channel Switchyard publishes, in one place (undici's
+ * core/diagnostics.js pattern). The hot path publishes only after checking
+ * `hasSubscribers`, so an unobserved server pays one property read per event
+ * and builds no message objects; logging, metrics and tests subscribe here.
+ *
+ * Message shapes are documented next to each channel and are part of the
+ * contract for subscribers.
+ */
+import diagnostics_channel from 'node:diagnostics_channel';
+
+export const CHANNEL_NAMES = {
+  /** { host, port, uwsNative } once the listen socket is open. */
+  serverListening: 'switchyard:server:listening',
+  /** { reason, inFlight } when close() starts draining. */
+  serverClosing: 'switchyard:server:closing',
+  /** { drained: boolean, inFlight, ms } when the server has closed. */
+  serverClosed: 'switchyard:server:closed',
+  /** { profile, k, models, embedder, ms } when the router is ready. */
+  profileLoaded: 'switchyard:profile:loaded',
+  /** { error } when loading the profile or embedder failed. */
+  profileFailed: 'switchyard:profile:failed',
+  /** { message } at start-up if uWebSockets.js fell back to its JS implementation. */
+  uwsFallback: 'switchyard:uws:fallback',
+  /** { method, path, status, code, ms, aborted } after every response; status 0 and aborted: true when the client went away first. */
+  httpResponse: 'switchyard:http:response',
+  /** { model, clusterId, cacheHit: false, routingMs, embeddingMs } after a computed /v1/route decision; { cacheHit: true, routingMs, embeddingMs: 0 } after a cache hit. */
+  routeDecision: 'switchyard:route:decision',
+  /** { error, method, path } for unexpected errors turned into 500 internal_error. */
+  internalError: 'switchyard:error:internal',
+} as const;
+
+export const channels = {
+  serverListening: diagnostics_channel.channel(CHANNEL_NAMES.serverListening),
+  serverClosing: diagnostics_channel.channel(CHANNEL_NAMES.serverClosing),
+  serverClosed: diagnostics_channel.channel(CHANNEL_NAMES.serverClosed),
+  profileLoaded: diagnostics_channel.channel(CHANNEL_NAMES.profileLoaded),
+  profileFailed: diagnostics_channel.channel(CHANNEL_NAMES.profileFailed),
+  uwsFallback: diagnostics_channel.channel(CHANNEL_NAMES.uwsFallback),
+  httpResponse: diagnostics_channel.channel(CHANNEL_NAMES.httpResponse),
+  routeDecision: diagnostics_channel.channel(CHANNEL_NAMES.routeDecision),
+  internalError: diagnostics_channel.channel(CHANNEL_NAMES.internalError),
+} as const;

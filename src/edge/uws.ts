@@ -1,0 +1,29 @@
+/**
+ * The one import of uWebSockets.js in the code base.
+ *
+ * The package (an npm alias of @trufflesuite/uws-js-unofficial) silently falls
+ * back to a pure-JS implementation on top of node:http when no prebuilt binary
+ * matches this Node ABI, or when UWS_USE_FALLBACK is set. The fallback works,
+ * at roughly half the throughput (STYLE.md: uWS ~2x node:http here), and would
+ * quietly void every performance claim; so it is detected once here, reported
+ * on /health as `uws_native`, and announced on the diagnostics channel (main
+ * logs it loudly).
+ *
+ * Loaded through createRequire: it is CommonJS, and this keeps the native
+ * module's identity the same whoever imports this file.
+ */
+import { createRequire } from 'node:module';
+import type * as Uws from 'uWebSockets.js';
+
+const require = createRequire(import.meta.url);
+
+export const uws: typeof Uws = require('uWebSockets.js');
+
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+
+/** True when App is the C++ binding (its source reads `[native code]`), false for the JS fallback. */
+export function isNativeUws(mod: { App: unknown } = uws): boolean {
+  return typeof mod.App === 'function' && /\{\s*\[native code\]\s*\}/.test(Function.prototype.toString.call(mod.App));
+}
+
+export const UWS_NATIVE = isNativeUws();

@@ -1,0 +1,35 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { costUsd, estimateCost, estimatePromptTokens, promptChars, TOKENS_PER_MESSAGE, DEFAULT_COMPLETION_TOKENS } from '../../src/providers/cost.ts';
+
+const pricing = { prompt_per_1m: 3, completion_per_1m: 15 };
+
+describe('cost', () => {
+  it('actual cost = usage x price per million', () => {
+    assert.equal(costUsd({ prompt_tokens: 1_000_000, completion_tokens: 0 }, pricing), 3);
+    assert.equal(costUsd({ prompt_tokens: 2000, completion_tokens: 500 }, pricing), (2000 * 3 + 500 * 15) / 1e6);
+    assert.equal(costUsd({ prompt_tokens: 0, completion_tokens: 0 }, pricing), 0);
+  });
+
+  it('counts prompt characters in strings and text parts, not images', () => {
+    assert.equal(promptChars({ messages: [
+      { role: 'system', content: 'abcd' },
+      { role: 'user', content: [{ type: 'text', text: '12345678' }, { type: 'image_url', image_url: { url: 'data:x' } }] },
+      { role: 'assistant', content: null },
+    ] }), 12);
+  });
+
+  it('estimates prompt tokens as ceil(chars / 4) + per-message framing', () => {
+    const req = { messages: [{ role: 'user' as const, content: 'x'.repeat(10) }] };
+    assert.equal(estimatePromptTokens(req), 3 + TOKENS_PER_MESSAGE);
+  });
+
+  it('estimates completion from max_completion_tokens, max_tokens or the default', () => {
+    const messages = [{ role: 'user' as const, content: 'x'.repeat(400) }];
+    const p = 100 + TOKENS_PER_MESSAGE;
+    assert.deepEqual(estimateCost({ messages, max_tokens: 50 }, pricing), { prompt_tokens: p, completion_tokens: 50, usd: (p * 3 + 50 * 15) / 1e6 });
+    assert.equal(estimateCost({ messages, max_tokens: 50, max_completion_tokens: 20 }, pricing).completion_tokens, 20);
+    assert.equal(estimateCost({ messages }, pricing).completion_tokens, DEFAULT_COMPLETION_TOKENS);
+    assert.equal(estimateCost({ messages }, pricing, 10).completion_tokens, 10);
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChunkStream } from '../../src/streaming/chunk-stream.ts';
+import { openai } from '../../src/providers/openai.ts';
+import { anthropic } from '../../src/providers/anthropic.ts';
+import { UpstreamError } from '../../src/providers/failure.ts';
+
+const enc = new TextEncoder();
+const chunk = (content: string) => `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`;
+
+/** A fake upstream body that counts how far it has been read. */
+function source(parts: string[], opts: { failAt?: number } = {}) {
+  const s = { pulled: 0, cancelled: false, body: null as unknown as AsyncIterable<Uint8Array>, cancel() { s.cancelled = true; } };
+  s.body = {
+    async *[Symbol.asyncIterator]() {
+      for (let i = 0; i < parts.length; i++) {
+        if (i === opts.failAt) throw new UpstreamError('network', 'socket hang up');
+        s.pulled++;
+        yield enc.encode(parts[i]);
+      }
+    },
+  };
+  return s;
+}
+
+const tx = () => openai.createStreamTransformer({ includeUsage: false, created: 0 });
+
+describe('ChunkStream', () => {
+  it('pulls the upstream only as fast as it is consumed (backpressure by pulling)', async () => {
+    // Event boundaries deliberately fall inside upstream reads.
+    const wire = chunk('a') + chunk('b') + chunk('c') + chunk('d') + 'data: [DONE]\n\n';
+    const parts = Array.from({ length: 10 }, (_, i) => wire.slice((i * wire.length) / 10, ((i + 1) * wire.length) / 10));
+    const src = source(parts);
+    const s = new ChunkStream(src, tx(), performance.now());
+    await s.peek();
+    const afterPeek = src.pulled;
+    assert.ok(afterPeek < parts.length / 2, `peek read ${afterPeek} of ${parts.length} parts`);
+    const first = await s.next();
+    assert.equal(first.value?.choices[0].delta.content, 'a');
+    assert.equal(src.pulled, afterPeek, 'handing out a buffered chunk reads nothing');
+    const rest: string[] = [];
+    for await (const c of s) rest.push(c.choices[0].delta.content as string);
+    assert.deepEqual(rest, ['b', 'c', 'd']);
+    const sum = await s.finished;
+    assert.equal(sum.error, undefined);
+    assert.equal(sum.chunks, 4);
+    assert.ok(sum.ttfbMs >= 0);
+  });
+
+  it('an error before any chunk was handed out stays retryable', async () => {
+    const s = new ChunkStream(source(['data: {"error":{"message":"busy"}}\n\n']), tx(), 0);
+    await assert.rejects(s.peek(), (e: unknown) => e instanceof UpstreamError && e.retryable && !e.afterFirstByte);
+  });
+
+  it('a role-only opening chunk is not the first byte: an error right after it is still retryable', async () => {
+    const start = 'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":3}}}\n\n';
+    const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+    const s = new ChunkStream(source([start, 'event: ping\ndata: {"type":"ping"}\n\n', overloaded]), anthropic.createStreamTransformer({ includeUsage: false, created: 0 }), 0);
+    await assert.rejects(s.peek(), (e: unknown) => e instanceof UpstreamError && e.kind === 'stream_error' && e.retryable);
+
+    const delta = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n';
+    const ok = new ChunkStream(source([start, delta, overloaded]), anthropic.createStreamTransformer({ includeUsage: false, created: 0 }), 0);
+    await ok.peek();
+    assert.deepEqual((await ok.next()).value?.choices[0].delta, { role: 'assistant', content: '' });
+    assert.deepEqual((await ok.next()).value?.choices[0].delta, { content: 'Hi' });
+    await assert.rejects(ok.next(), (e: unknown) => e instanceof UpstreamError && e.afterFirstByte);
+  });
+
+  it('an error after a chunk was handed out is marked afterFirstByte and not retryable', async () => {
+    const src = source([chunk('a'), chunk('b')], { failAt: 1 });
+    const s = new ChunkStream(src, tx(), 0);
+    assert.equal((await s.next()).value?.choices[0].delta.content, 'a');
+    await assert.rejects(s.next(), (e: unknown) => e instanceof UpstreamError && e.afterFirstByte && !e.retryable && e.kind === 'network');
+    assert.equal(src.cancelled, true);
+    assert.equal((await s.finished).error?.kind, 'network');
+  });
+
+  it('a stream that ends without its terminal event is an error', async () => {
+    const s = new ChunkStream(source([chunk('a')]), tx(), 0);
+    await s.next();
+    await assert.rejects(s.next(), (e: unknown) => e instanceof UpstreamError && e.afterFirstByte && /ended before/.test(e.message));
+  });
+
+  it('return() (consumer gone) cancels the upstream', async () => {
+    const src = source([chunk('a'), chunk('b'), 'data: [DONE]\n\n']);
+    const s = new ChunkStream(src, tx(), 0);
+    for await (const _ of s) break;
+    assert.equal(src.cancelled, true);
+    assert.equal((await s.finished).error?.kind, 'aborted');
+  });
+});
