@@ -13,7 +13,7 @@
  * unauthenticated client learns nothing about which routes exist.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { uws, UWS_NATIVE, type TemplatedApp, type us_listen_socket } from './uws.ts';
+import { uws, UWS_NATIVE, LISTEN_EXCLUSIVE_PORT, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { Exchange, Lifecycle, tooLarge } from './exchange.ts';
 import { makeKeyCheck } from './auth.ts';
 import { ApiError } from '../errors.ts';
@@ -108,9 +108,19 @@ export interface Server {
   close(opts?: { timeoutMs?: number }): Promise<{ drained: boolean }>;
 }
 
+/**
+ * Listens with LIBUS_LISTEN_EXCLUSIVE_PORT. uWS otherwise sets SO_REUSEPORT, and
+ * a second Switchyard (a stale instance, a typo'd deploy) on the same port
+ * silently shares the traffic instead of failing. One App per thread, if the
+ * benchmark ever calls for it, is the case that needs SO_REUSEPORT back: the
+ * threads' Apps would listen without this flag. The (host, port, options, cb)
+ * overload exists on the binding but not in the bundled .d.ts.
+ */
 function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
+  type Listen4 = (host: string, port: number, options: number, cb: (s: us_listen_socket | false) => void) => void;
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${host}:${port} (address in use or not local)`))));
+    (app.listen as unknown as Listen4).call(app, host, port, LISTEN_EXCLUSIVE_PORT, (s) =>
+      (s ? resolve(s) : reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`))));
   });
 }
 

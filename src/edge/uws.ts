@@ -27,3 +27,6 @@ export function isNativeUws(mod: { App: unknown } = uws): boolean {
 }
 
 export const UWS_NATIVE = isNativeUws();
+
+/** Listen flag: no SO_REUSEPORT. Exported by the binding at top level; the .d.ts only has it inside an enum. */
+export const LISTEN_EXCLUSIVE_PORT: number = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;

@@ -102,3 +102,10 @@ it('npm start: serves, then exits 0 on SIGTERM', async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });
+
+it('a second server on a port in use fails to start (no silent SO_REUSEPORT sharing)', async () => {
+  const a = await startTestServer({}, { load: false });
+  try {
+    await assert.rejects(startTestServer({ server: { port: a.server.port } }, { load: false }), /cannot listen on 127\.0\.0\.1:\d+/);
+  } finally { await a.close(); }
+});
