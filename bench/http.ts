@@ -43,20 +43,22 @@ const sy = await startNode('src/main.ts', ['--port', String(syPort)], syPort, (p
 
 interface Row { scenario: string; target: 'bare' | 'switchyard'; body_bytes: number; result: WrkResult }
 const rows: Row[] = [];
-const load = async (scenario: string, proc: Proc, target: Row['target'], path: string, opts: { bodies?: string[]; uniquePrompt?: boolean }) => {
+const load = async (scenario: string, proc: Proc, target: Row['target'], path: string, opts: { bodies?: readonly string[]; uniquePrompt?: boolean }) => {
   const base = { url: `http://127.0.0.1:${proc.port}${path}`, connections, threads: 1, seconds };
-  await runWrk({ ...base, seconds: 2, ...opts }); // warm-up (JIT, caches)
-  const result = await runWrk({ ...base, ...opts });
+  const o = { bodies: opts.bodies ? [...opts.bodies] : undefined, uniquePrompt: opts.uniquePrompt };
+  await runWrk({ ...base, ...o, seconds: 2 }); // warm-up (JIT, caches)
+  const result = await runWrk({ ...base, ...o });
   rows.push({ scenario, target, body_bytes: (opts.bodies?.[0] ?? uniqueSample).length, result });
   console.error(`${scenario} / ${target}: ${result.rps.toFixed(0)} rps, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms${result.non2xx ? `, NON-2XX ${result.non2xx}` : ''}`);
 };
 
 try {
-  for (const [scenario, opts] of [
+  const scenarios: [string, { bodies?: string[]; uniquePrompt?: boolean }][] = [
     ['supplied 384-float embedding', { bodies: [embeddingBody] }],
     ['unique ~200-char prompts (cache misses)', { uniquePrompt: true }],
     ['repeated prompts (cache hits)', { bodies: repeated }],
-  ] as const) {
+  ];
+  for (const [scenario, opts] of scenarios) {
     await load(scenario, bare, 'bare', '/v1/route', opts);
     await load(scenario, sy, 'switchyard', '/v1/route', opts);
   }
