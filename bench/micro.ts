@@ -1,8 +1,9 @@
 /**
  * npm run bench [-- --time MS --json FILE]
  * Micro benchmarks of the routing core, side by side in one process:
- * native embedding (200 / 4,000 chars), nearest centroid brute force vs HNSW
- * at K = 100 / 1,000 / 10,000, scoring, and the whole decision; plus start-up
+ * native embedding (200 / 4,000 chars), nearest centroid brute force (JS and
+ * WebAssembly SIMD) vs HNSW at K = 100 / 300 / 1,000 / 5,000 / 10,000, scoring, and the
+ * whole decision (the Router's default index: SIMD brute force); plus start-up
  * time and resident memory of the default embedder + profile.
  * Prints a table and writes JSON (default bench/results/micro.json).
  */
@@ -13,7 +14,7 @@ import { dirname, join } from 'node:path';
 import os from 'node:os';
 import { loadNativeTables, NativeEmbedder } from '../src/routing/embedders/native.ts';
 import { loadProfile } from '../src/routing/profile.ts';
-import { BruteForceIndex, HnswIndex } from '../src/routing/nearest.ts';
+import { BruteForceIndex, HnswIndex, SimdBruteForceIndex } from '../src/routing/nearest.ts';
 import { Router } from '../src/routing/router.ts';
 import { DEFAULT_PROFILE_DIR, ROOT } from '../src/fit/options.ts';
 import { mulberry32 } from '../src/fit/kmeans.ts';
@@ -79,18 +80,20 @@ const q = embedder.embedSync(P200);
   await run(b);
 }
 
-// ---- nearest centroid: brute vs HNSW at growing K ----
+// ---- nearest centroid: brute force (JS, SIMD) vs HNSW at growing K ----
 const ids = new Int32Array(8), sims = new Float32Array(8);
 const queries = unitRows(64, dim, 9);
-for (const K of [100, 300, 1000, 10000]) {
+for (const K of [100, 300, 1000, 5000, 10000]) {
   const c = unitRows(K, dim, K);
   const brute = new BruteForceIndex(c, K, dim);
+  const simd = new SimdBruteForceIndex(c, K, dim);
   const tb = performance.now();
   const hnsw = await HnswIndex.build(c, K, dim);
   const buildMs = performance.now() - tb;
   let i = 0;
   const b = new Bench({ time, warmupTime: 100 });
   b.add(`nearest K=${K} brute force (top 8)`, () => { brute.search(queries.subarray((i & 63) * dim, ((i & 63) + 1) * dim), 8, ids, sims); i++; });
+  b.add(`nearest K=${K} simd brute (top 8)`, () => { simd.search(queries.subarray((i & 63) * dim, ((i & 63) + 1) * dim), 8, ids, sims); i++; });
   b.add(`nearest K=${K} hnswlib (top 8, ef 64; build ${buildMs.toFixed(0)} ms)`, () => { hnsw.search(queries.subarray((i & 63) * dim, ((i & 63) + 1) * dim), 8, ids, sims); i++; });
   await run(b);
 }

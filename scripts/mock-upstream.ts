@@ -9,6 +9,13 @@
  *                              content_block_stop, message_delta, message_stop)
  *
  *   npm run mock-upstream -- --port 0 --latency-ms 0 --chunks 20 --chunk-interval-ms 0 --failure-rate 0 --replay
+ *                            [--numbered] [--chunk-bytes N]
+ *
+ * --numbered makes the generic content of chunk i start with `<i>`, so a
+ * client can check that every chunk arrived once and in order; --chunk-bytes
+ * pads each generic content piece to that many characters (the slow-reader
+ * benchmark wants ~1 KB chunks). Both default off: the default wire format is
+ * unchanged.
  *
  * Per-request overrides by header, so a test can break one model only (the
  * gateway's backend config can add static headers):
@@ -47,6 +54,10 @@ export interface MockOptions {
   replay?: boolean | string;
   /** Seed for the failure-rate draw, so a run is reproducible. */
   seed?: number;
+  /** Generic content piece i starts with `<i>` (replayed answers are unchanged). Default off. */
+  numbered?: boolean;
+  /** Pad each generic content piece with '.' to this many characters. Default 0 (no padding). */
+  chunkBytes?: number;
 }
 
 export interface MockStats {
@@ -63,6 +74,38 @@ export interface MockStats {
   openConnections: number;
   closedConnections: number;
   replayHits: number;
+  /**
+   * Streaming responses and the backpressure their reader (the gateway under
+   * test) put on the mock: a write() that returned false means the socket's
+   * kernel buffers were full and data queued in the mock, until 'drain'. A
+   * gateway that stops reading when its own client is slow makes these grow;
+   * one that buffers everything leaves them at zero.
+   */
+  stream: StreamStats;
+}
+
+export interface StreamStats {
+  /** Streaming 2xx responses started. */
+  responses: number;
+  /** SSE bytes handed to write()/end(). */
+  bytes: number;
+  /**
+   * write() calls that returned false. Node also returns false for a single
+   * chunk over the 16 KiB high-water mark that the kernel took at once; that
+   * wait ends at the next tick's 'drain', so blockedMs stays meaningful.
+   */
+  blockedWrites: number;
+  /** Responses that had at least one write() return false. */
+  blockedResponses: number;
+  /** Sum over responses of the time spent between a write() returning false and the next 'drain'. */
+  blockedMs: number;
+  /** Longest single such wait. */
+  maxBlockedMs: number;
+  /** Longest time from the headers to 'finish' (every byte handed to the kernel). */
+  maxFlushMs: number;
+  /** Streams open now, and the bytes queued in the mock (not yet taken by the kernel) across them, as of this stats() call. */
+  open: number;
+  queuedBytes: number;
 }
 
 export interface MockUpstream {
@@ -127,8 +170,11 @@ function split(text: string, n: number): string[] {
   return out.length ? out : [''];
 }
 
-function genericPieces(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => (i === 0 ? '' : ' ') + GENERIC[i % GENERIC.length]);
+function genericPieces(n: number, numbered = false, chunkBytes = 0): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const p = numbered ? `<${i}>${GENERIC[i % GENERIC.length]} ` : (i === 0 ? '' : ' ') + GENERIC[i % GENERIC.length];
+    return p.length < chunkBytes ? p.padEnd(chunkBytes, '.') : p;
+  });
 }
 
 const tokens = (chars: number): number => Math.max(1, Math.ceil(chars / 4));
@@ -198,13 +244,19 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
     replayCache.set(dir, replay);
   }
 
-  const fresh = (): MockStats => ({ requests: 0, byPath: {}, byModel: {}, byStatus: {}, completed: 0, aborted: 0, connections: 0, openConnections: 0, closedConnections: 0, replayHits: 0 });
+  const numbered = opts.numbered ?? false;
+  const chunkBytes = opts.chunkBytes ?? 0;
+  const fresh = (): MockStats => ({
+    requests: 0, byPath: {}, byModel: {}, byStatus: {}, completed: 0, aborted: 0, connections: 0, openConnections: 0, closedConnections: 0, replayHits: 0,
+    stream: { responses: 0, bytes: 0, blockedWrites: 0, blockedResponses: 0, blockedMs: 0, maxBlockedMs: 0, maxFlushMs: 0, open: 0, queuedBytes: 0 },
+  });
+  const liveStreams = new Set<ServerResponse>();
   let stats = fresh();
   // Generic content chunks depend only on the chunk count: built once per count.
   const genericCache = new Map<number, { pieces: string[]; text: string }>();
   const generic = (n: number): { pieces: string[]; text: string } => {
     let g = genericCache.get(n);
-    if (!g) { const pieces = genericPieces(n); g = { pieces, text: pieces.join('') }; genericCache.set(n, g); }
+    if (!g) { const pieces = genericPieces(n, numbered, chunkBytes); g = { pieces, text: pieces.join('') }; genericCache.set(n, g); }
     return g;
   };
 
@@ -242,19 +294,52 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
     }
     const failAfter = headerNum(hreq, 'x-mock-fail-after-chunks');
     res.writeHead(200, SSE_HEADERS);
-    if (failAfter === undefined && interval <= 0) { res.end(frames.join('')); return; }
+    const write = watchStream(res);
+    if (failAfter === undefined && interval <= 0) { write(frames.join(''), true); return; }
     // Frame i is written at i * interval; preamble and closing go with their neighbours.
     let i = 0;
     const step = (): void => {
       if (closed()) return;
       if (failAfter !== undefined && i > failAfter) { res.socket?.destroy(); return; }
       const last = i === frames.length - 1;
-      if (last) { res.end(frames[i]); return; }
-      res.write(frames[i++]);
+      if (last) { write(frames[i], true); return; }
+      write(frames[i++], false);
       if (i === 1 || (interval <= 0 && failAfter === undefined)) step();
       else setTimeout(step, interval);
     };
     step();
+  };
+
+  // Costs two listeners and a byteLength per stream; stats are read through
+  // `stats` at each event, so a resetStats() mid-stream counts into the new object.
+  const watchStream = (res: ServerResponse): ((chunk: string, last: boolean) => void) => {
+    stats.stream.responses++;
+    liveStreams.add(res);
+    const t0 = performance.now();
+    let blockedAt = -1;
+    let blockedOnce = false;
+    const unblock = (): void => {
+      if (blockedAt < 0) return;
+      const ms = performance.now() - blockedAt;
+      blockedAt = -1;
+      stats.stream.blockedMs += ms;
+      if (ms > stats.stream.maxBlockedMs) stats.stream.maxBlockedMs = ms;
+    };
+    res.on('drain', unblock);
+    res.once('close', () => { unblock(); liveStreams.delete(res); });
+    res.once('finish', () => {
+      unblock();
+      const ms = performance.now() - t0;
+      if (ms > stats.stream.maxFlushMs) stats.stream.maxFlushMs = ms;
+    });
+    return (chunk, last) => {
+      stats.stream.bytes += Buffer.byteLength(chunk);
+      if (last) { res.end(chunk); return; }
+      if (res.write(chunk)) return;
+      stats.stream.blockedWrites++;
+      if (!blockedOnce) { blockedOnce = true; stats.stream.blockedResponses++; }
+      if (blockedAt < 0) blockedAt = performance.now();
+    };
   };
 
   const handle = (hreq: IncomingMessage, res: ServerResponse, bodyText: string): void => {
@@ -319,7 +404,12 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
   return {
     port,
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    stats: () => structuredClone(stats),
+    stats: () => {
+      const s = structuredClone(stats);
+      s.stream.open = liveStreams.size;
+      for (const r of liveStreams) s.stream.queuedBytes += r.writableLength;
+      return s;
+    },
     resetStats: () => { const open = stats.openConnections; stats = fresh(); stats.openConnections = open; },
     close: () => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
   };
@@ -328,15 +418,17 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' },
+      // 8081 by default so config/example.yaml finds it (Switchyard itself defaults to 8080); --port 0 = ephemeral.
+      port: { type: 'string', default: '8081' }, host: { type: 'string', default: '127.0.0.1' },
       'latency-ms': { type: 'string', default: '0' }, chunks: { type: 'string', default: '20' },
       'chunk-interval-ms': { type: 'string', default: '0' }, 'failure-rate': { type: 'string', default: '0' },
       replay: { type: 'boolean', default: false }, 'data-dir': { type: 'string' }, seed: { type: 'string', default: '1' },
+      numbered: { type: 'boolean', default: false }, 'chunk-bytes': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: mock-upstream [--port N] [--host H] [--latency-ms N] [--chunks N] [--chunk-interval-ms N] [--failure-rate X] [--replay [--data-dir DIR]] [--seed N]');
+    console.log('usage: mock-upstream [--port N] [--host H] [--latency-ms N] [--chunks N] [--chunk-interval-ms N] [--failure-rate X] [--replay [--data-dir DIR]] [--seed N] [--numbered] [--chunk-bytes N]');
     return;
   }
   const num = (k: keyof typeof values): number => {
@@ -349,6 +441,7 @@ async function main(): Promise<void> {
   const m = await startMockUpstream({
     port: num('port'), host: values.host, latencyMs: num('latency-ms'), chunks: num('chunks'), chunkIntervalMs: num('chunk-interval-ms'),
     failureRate, seed: num('seed'), replay: values.replay ? (values['data-dir'] ?? true) : false,
+    numbered: values.numbered, chunkBytes: num('chunk-bytes'),
   });
   // One JSON line on stdout: scripts and benches read the port from it.
   console.log(JSON.stringify({ listening: true, port: m.port, url: m.url }));

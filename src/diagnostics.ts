@@ -10,7 +10,7 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 
 export const CHANNEL_NAMES = {
-  /** { host, port, uwsNative } once the listen socket is open. */
+  /** { host, port, uwsNative, threads } once the listen socket(s) are open. */
   serverListening: 'switchyard:server:listening',
   /** { reason, inFlight } when close() starts draining. */
   serverClosing: 'switchyard:server:closing',
@@ -26,8 +26,16 @@ export const CHANNEL_NAMES = {
   httpResponse: 'switchyard:http:response',
   /** { model, clusterId, cacheHit: false, routingMs, embeddingMs } after a computed /v1/route decision; { cacheHit: true, routingMs, embeddingMs: 0 } after a cache hit. */
   routeDecision: 'switchyard:route:decision',
-  /** { error, method, path } for unexpected errors turned into 500 internal_error. */
+  /**
+   * { model, reason, candidates, attempts, stream, status, costUsd, ms } after every
+   * /v1/chat/completions call that reached the gateway (status 0 = the client went away;
+   * for streams, published when the stream ends). attempts are AttemptRecords, redacted.
+   */
+  chatCompletion: 'switchyard:chat:completion',
+  /** { error, method, path } for unexpected errors turned into 500 internal_error (HTTP threads forward theirs to the main thread). */
   internalError: 'switchyard:error:internal',
+  /** { thread, code, error, restarting, fatal } when an HTTP thread exits unexpectedly (src/edge/threads.ts). */
+  httpThreadExit: 'switchyard:http:thread-exit',
 } as const;
 
 export const channels = {
@@ -39,5 +47,7 @@ export const channels = {
   uwsFallback: diagnostics_channel.channel(CHANNEL_NAMES.uwsFallback),
   httpResponse: diagnostics_channel.channel(CHANNEL_NAMES.httpResponse),
   routeDecision: diagnostics_channel.channel(CHANNEL_NAMES.routeDecision),
+  chatCompletion: diagnostics_channel.channel(CHANNEL_NAMES.chatCompletion),
   internalError: diagnostics_channel.channel(CHANNEL_NAMES.internalError),
+  httpThreadExit: diagnostics_channel.channel(CHANNEL_NAMES.httpThreadExit),
 } as const;

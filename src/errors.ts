@@ -15,8 +15,20 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The request body is larger than the configured limit.' },
   /** A valid request that the profile cannot serve: no allowed model has an error estimate for the prompt's cluster. */
   no_candidate: { status: 422, message: 'None of the allowed models has an error estimate for this prompt.' },
+  /** /v1/chat/completions: `model` is neither a router alias nor a configured model (OpenAI's code for the same case). */
+  model_not_found: { status: 404, message: 'The model does not exist or has no configured backend.' },
+  /** Every candidate's upstream refused the request as invalid (a non-retryable 4xx, or a feature no candidate supports). */
+  upstream_rejected: { status: 400, message: 'The upstream rejected the request.' },
+  /** Every candidate answered 429. */
+  upstream_rate_limited: { status: 429, message: 'Every candidate model is rate-limited upstream; retry later.' },
   internal_error: { status: 500, message: 'Internal error.' },
+  /** Every candidate failed (5xx, connection refused, stream errors, ...); `attempts` lists each. */
+  upstream_error: { status: 502, message: 'Every candidate model failed upstream.' },
   router_not_ready: { status: 503, message: 'The router profile is still loading; retry shortly.' },
+  /** A routed request found no model with a configured backend (providers.models). */
+  no_backend: { status: 503, message: 'No candidate model has a configured backend.' },
+  /** Every candidate timed out (first byte or total). */
+  upstream_timeout: { status: 504, message: 'Every candidate model timed out upstream.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -28,11 +40,40 @@ export class ApiError extends Error {
   readonly status: number;
   /** The request field at fault (dotted path), when there is one. */
   readonly field: string | undefined;
-  constructor(readonly code: ErrorCode, message?: string, field?: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    field?: string,
+    /** Extra members of the error object (e.g. upstream_error's `attempts`); never secrets. */
+    readonly details?: Readonly<Record<string, unknown>>,
+  ) {
     super(message ?? ERRORS[code].message);
     this.status = ERRORS[code].status;
     this.field = field;
   }
+}
+
+/**
+ * Which body shape errors take. 'switchyard': `{"error": {"code", "message",
+ * "field"?}}`. 'openai' (the OpenAI-compatible endpoints, so SDKs parse them):
+ * `{"error": {"message", "type", "param", "code"}}` with `param` = the field.
+ */
+export type ErrorDialect = 'switchyard' | 'openai';
+
+/** OpenAI's error `type` for a status (what its SDKs and clients key on). */
+function openaiType(code: ErrorCode, status: number): string {
+  if (code.startsWith('upstream_')) return code === 'upstream_rate_limited' ? 'rate_limit_error' : 'upstream_error';
+  if (status === 401) return 'authentication_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return status === 503 ? 'service_unavailable' : 'server_error';
+  return 'invalid_request_error';
+}
+
+function body(dialect: ErrorDialect, code: ErrorCode, status: number, message: string, field: string | undefined, details: Readonly<Record<string, unknown>> | undefined): string {
+  if (dialect === 'openai') return JSON.stringify({ error: { message, type: openaiType(code, status), param: field ?? null, code, ...details } });
+  const e: Record<string, unknown> = { code, message };
+  if (field !== undefined) e.field = field;
+  return JSON.stringify({ error: details ? { ...e, ...details } : e });
 }
 
 /** 400 naming the field: the message always starts with the field so a client (or a test) can find it. */
@@ -43,7 +84,7 @@ export function invalid(field: string, problem: string): ApiError {
 export interface ErrorReply {
   status: number;
   code: ErrorCode;
-  /** `{"error": {"code", "message"[, "field"]}}` */
+  /** `{"error": {"code", "message"[, "field"]}}`, or OpenAI's shape (see ErrorDialect). */
   body: string;
   /** The original value when it was not an ApiError (a bug): for diagnostics, never for the client. */
   internal?: unknown;
@@ -54,12 +95,9 @@ export interface ErrorReply {
  * with the generic message: their text may hold paths or internals, so it goes
  * to the diagnostics channel (via `internal`), not to the client.
  */
-export function errorReply(err: unknown): ErrorReply {
-  if (err instanceof ApiError) {
-    const e: Record<string, string> = { code: err.code, message: err.message };
-    if (err.field !== undefined) e.field = err.field;
-    return { status: err.status, code: err.code, body: JSON.stringify({ error: e }) };
-  }
+export function errorReply(err: unknown, dialect: ErrorDialect = 'switchyard'): ErrorReply {
+  if (err instanceof ApiError) return { status: err.status, code: err.code, body: body(dialect, err.code, err.status, err.message, err.field, err.details) };
   const code: ErrorCode = 'internal_error';
-  return { status: ERRORS[code].status, code, body: JSON.stringify({ error: { code, message: ERRORS[code].message } }), internal: err };
+  const status = ERRORS[code].status;
+  return { status, code, body: body(dialect, code, status, ERRORS[code].message, undefined, undefined), internal: err };
 }

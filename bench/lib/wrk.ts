@@ -4,7 +4,7 @@
  * Lua request generators are written to a temp dir; `bodies` become a rotating
  * list, `uniquePrompt` makes a fresh ~200-character prompt per request.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,15 @@ export interface WrkLoad {
   bodies?: string[];
   /** Generate a unique ~200-char prompt per request (cache misses). */
   uniquePrompt?: boolean;
+  /**
+   * Like uniquePrompt, for any JSON body: each request is prefix + a unique
+   * ~200-char prompt (no characters that need JSON escaping) + suffix, e.g. a
+   * chat completion whose user message never repeats.
+   */
+  uniqueTemplate?: { prefix: string; suffix: string };
   headers?: Record<string, string>;
+  /** Called with the wrk process once spawned (e.g. to register it for cleanup on Ctrl-C). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 function script(load: WrkLoad): string {
@@ -36,7 +44,8 @@ function script(load: WrkLoad): string {
   // No response() hook: wrk would hand every response to Lua, costing the generator CPU
   // that the server under test needs on a 2-core machine. wrk counts non-2xx itself.
   const common = `wrk.method = "${load.method ?? 'POST'}"\n${hdr}\n`;
-  if (load.uniquePrompt) {
+  const template = load.uniqueTemplate ?? (load.uniquePrompt ? { prefix: '{"prompt":"', suffix: '","cost_weight":0.1}' } : undefined);
+  if (template) {
     // Each wrk thread has its own Lua state: a per-thread id keeps prompts unique across threads.
     return `${common}
 local words = {"route","model","prompt","quality","price","cluster","python","function","list","string","science","energy","planet","history","answer","question","explain","compute","value","number"}
@@ -49,7 +58,7 @@ request = function()
   local parts = {"Request " .. tostring(tid or 0) .. "-" .. tostring(counter) .. ":"}
   local x = counter * 7919 + (tid or 0) * 104729
   for i = 1, 26 do x = (x * 1103515245 + 12345) % 2147483648; parts[#parts + 1] = words[(x % #words) + 1] end
-  local body = '{"prompt":"' .. table.concat(parts, " ") .. '","cost_weight":0.1}'
+  local body = ${luaString(template.prefix)} .. table.concat(parts, " ") .. ${luaString(template.suffix)}
   return wrk.format(nil, nil, nil, body)
 end
 `;
@@ -72,6 +81,7 @@ export async function runWrk(load: WrkLoad): Promise<WrkResult> {
   const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.seconds}s`, '--latency', '-s', file, load.url];
   const out = await new Promise<string>((resolve, reject) => {
     const p = spawn('wrk', args);
+    load.onSpawn?.(p);
     let s = '';
     p.stdout.on('data', (d) => { s += d; });
     p.stderr.on('data', (d) => { s += d; });

@@ -5,11 +5,20 @@
  * while a large profile or an ONNX model loads.
  *
  * Everything the hot path needs is computed once here (model-name JSON keys,
- * the resolved default lambda, a scratch embedding buffer), so a request does
- * no per-call setup.
+ * the resolved default lambda, scratch buffers), so a request does no per-call
+ * setup.
+ *
+ * With several HTTP threads (src/edge/threads.ts) the main thread reads the
+ * disk once (`loadTables`) and every thread's Engine adopts the result with
+ * `load(tables)`: the profile's tables and the native embedder's tables are
+ * SharedArrayBuffers, mapped, not copied. What stays per thread: the Router
+ * (small scratch arrays, its nearest index), the embedder's term-frequency
+ * scratch (2 MB), the decision cache.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { loadProfile, type Profile } from '../routing/profile.ts';
+import { join } from 'node:path';
+import { checkEmbedder, loadProfile, type Profile } from '../routing/profile.ts';
+import { NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
 import { Router } from '../routing/router.ts';
 import { nearestIndexFor } from '../routing/nearest.ts';
 import { LruCache } from '../routing/cache.ts';
@@ -17,6 +26,7 @@ import { ApiError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { Config } from '../config/schema.ts';
 import { closeEmbedSource, createEmbedSource, identityOf, type EmbedIdentity, type EmbedSource } from './embed-source.ts';
+import { GatewayRuntime, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
@@ -31,8 +41,24 @@ export interface Ready {
   readonly defaultCostWeight: number;
   /** `"model name":` per model index, JSON-escaped once. */
   readonly modelKeys: readonly string[];
+  /** `{"selected_model":"model name","cluster_id":` per model index: the start of a decision's JSON. */
+  readonly modelPrefixes: readonly string[];
   /** Reused by the inline (sync) embedder: route() copies nothing out of it. */
   readonly scratch: Float32Array;
+  /** Reused for Decision.scores by handlers that consume the decision synchronously. */
+  readonly scoreScratch: Float64Array;
+}
+
+/**
+ * What one thread loads and the others adopt: the profile (its tables in
+ * SharedArrayBuffers, see routing/profile.ts) and the native embedder's tables
+ * (one SharedArrayBuffer); null for an embedder that cannot be shared (ONNX:
+ * each Engine creates its own, and config refuses several HTTP threads with it).
+ * Structured-cloneable: posting it to a thread shares the buffers.
+ */
+export interface SharedTables {
+  readonly profile: Profile;
+  readonly native: NativeTables | null;
 }
 
 /** Cheap to construct; all the work is in load(). */
@@ -42,8 +68,18 @@ export class Engine {
   error: Error | undefined;
   private loading: Promise<void> | undefined;
   private closed = false;
+  /**
+   * The chat gateway (routes, upstream pools, health): built from config at
+   * construction, so explicit-model calls, /v1/models and /v1/model-health
+   * work while the profile is still loading. Health state lives in
+   * shared[MODEL_HEALTH_KEY] when given (one buffer for every HTTP thread).
+   */
+  readonly gateway: GatewayRuntime;
 
-  constructor(readonly config: Readonly<Config>) {}
+  constructor(readonly config: Readonly<Config>, readonly shared: Readonly<Record<string, SharedArrayBuffer>> = {}) {
+    const healthBuffer = shared[MODEL_HEALTH_KEY];
+    this.gateway = new GatewayRuntime(config.providers, healthBuffer ? { healthBuffer } : {});
+  }
 
   /** Throws 503 router_not_ready unless loaded. The one gate every /v1 handler passes. */
   require(): Ready {
@@ -51,13 +87,20 @@ export class Engine {
     throw new ApiError('router_not_ready', this.status === 'failed' ? 'The router failed to load; see the server log.' : undefined);
   }
 
-  /** Idempotent: a second call returns the first call's promise. */
-  load(): Promise<void> {
-    this.loading ??= this.doLoad();
+  /**
+   * Idempotent: a second call returns the first call's promise. `shared`: adopt
+   * tables loaded elsewhere (loadTables, in the main thread) instead of reading
+   * the disk; a rejection fails this Engine as a load error would.
+   */
+  load(shared?: SharedTables | Promise<SharedTables>): Promise<void> {
+    // doLoad awaits it only after yielding to the loop: mark a rejection handled
+    // now, or Node reports it as unhandled (and exits) in between.
+    if (shared instanceof Promise) shared.catch(() => {});
+    this.loading ??= this.doLoad(shared);
     return this.loading;
   }
 
-  private async doLoad(): Promise<void> {
+  private async doLoad(shared: SharedTables | Promise<SharedTables> | undefined): Promise<void> {
     const t0 = performance.now();
     let source: EmbedSource | undefined;
     try {
@@ -65,10 +108,15 @@ export class Engine {
       // profile); yielding between the steps lets /health probes and the listen
       // callback's callers run in between instead of queueing behind all of it.
       await yieldToLoop();
-      source = await createEmbedSource(this.config);
+      const from = await shared;
+      source = from?.native ? { kind: 'sync', embedder: new NativeEmbedder(from.native) } : await createEmbedSource(this.config);
       await yieldToLoop();
       const embedder = identityOf(source);
-      const profile = loadProfile(this.config.router.profile, embedder);
+      let profile: Profile;
+      if (from) {
+        checkEmbedder(from.profile.manifest, embedder, join(from.profile.dir ?? '(shared profile)', 'profile.json'));
+        profile = from.profile;
+      } else profile = loadProfile(this.config.router.profile, embedder);
       const router = new Router(profile, await nearestIndexFor(profile.centroids, profile.k, profile.dim));
       if (this.closed) { await closeEmbedSource(source); return; }
       this.ready = {
@@ -76,7 +124,9 @@ export class Engine {
         cache: new LruCache(this.config.router.cache_size),
         defaultCostWeight: this.config.router.default_cost_weight ?? profile.manifest.default_cost_weight,
         modelKeys: profile.models.map((m) => `${JSON.stringify(m)}:`),
+        modelPrefixes: profile.models.map((m) => `{"selected_model":${JSON.stringify(m)},"cluster_id":`),
         scratch: new Float32Array(profile.dim),
+        scoreScratch: new Float64Array(profile.models.length),
       };
       this.status = 'ready';
       if (channels.profileLoaded.hasSubscribers) {
@@ -96,6 +146,24 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     await this.loading?.catch(() => {});
+    await this.gateway.close();
     if (this.ready) await closeEmbedSource(this.ready.source);
+  }
+}
+
+/**
+ * Reads and checks what every HTTP thread's Engine adopts: once, in the main
+ * thread. Same checks as Engine.load (the profile must have been fitted with
+ * this embedder). An ONNX embedder is loaded only to check its identity, then
+ * released: it cannot be shared, and config allows one HTTP thread with it.
+ */
+export async function loadTables(config: Pick<Config, 'embedder' | 'router' | 'workers'>): Promise<SharedTables> {
+  const source = await createEmbedSource(config);
+  const e = source.kind === 'sync' ? source.embedder : undefined;
+  const native = e instanceof NativeEmbedder ? e.tables : null;
+  try {
+    return { profile: loadProfile(config.router.profile, identityOf(source)), native };
+  } finally {
+    if (!native) await closeEmbedSource(source);
   }
 }

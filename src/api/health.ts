@@ -10,6 +10,9 @@ export interface HealthInfo {
   uwsNative: boolean;
   /** performance.now() when the server started listening. */
   startedAt: number;
+  /** HTTP threads serving the port (server.threads resolved), and which one is answering (0-based). */
+  threads: number;
+  thread: number;
 }
 
 export function handleHealth(engine: Engine, info: HealthInfo): { status: number; body: string } {
@@ -26,6 +29,10 @@ export function handleHealth(engine: Engine, info: HealthInfo): { status: number
     workers: cfg.workers,
     uptime_s: Math.round((performance.now() - info.startedAt) / 100) / 10,
     uws_native: info.uwsNative,
+    // Per-thread fields (thread, cache) describe the thread that answered: each
+    // HTTP thread has its own decision cache, and a connection stays on one thread.
+    threads: info.threads,
+    thread: info.thread,
     cache: r ? { size: r.cache.size, capacity: r.cache.capacity, hits: r.cache.hits, misses: r.cache.misses } : null,
   };
   return { status: engine.status === 'ready' ? 200 : 503, body: JSON.stringify(body) };

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { Ajv } from 'ajv';
 import { CONFIG_SCHEMA, SETTINGS, defaults, type Config, type Setting } from './schema.ts';
+import { providerProblems } from './providers.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -122,12 +123,16 @@ function describeErrors(errors: NonNullable<typeof validate.errors>, sources: Ma
         break;
       case 'enum':
         msg = `"${key}" must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        if (key === 'server.threads') msg += ' when embedder.kind is onnx (its embedding pool is per process)';
         break;
       default:
         // The onnx branch's `then` demands a string dir; null (the default) means it was never set.
         msg = e.schemaPath.includes('/then/') && key === 'embedder.dir'
           ? '"embedder.dir" is required when embedder.kind is onnx (the model directory)'
-          : `"${key}" ${e.message}`;
+          // Its schema is a union (integer or "auto"): ajv's "must match pattern ^auto$" for 1.5 would confuse.
+          : key === 'server.threads' && (e.keyword === 'type' || e.keyword === 'pattern')
+            ? '"server.threads" must be an integer from 1 to 256 or "auto"'
+            : `"${key}" ${e.message}`;
     }
     const from = sources.get(key) ?? [...sources.entries()].find(([p]) => p.startsWith(`${key}.`) || key.startsWith(`${p}.`))?.[1];
     const line = from ? `${msg} (from ${from})` : msg;
@@ -174,5 +179,7 @@ export function loadConfig(opts: LoadOptions & { overrides?: Record<string, unkn
     sources.set(s.path, `flag --${s.flag}=${JSON.stringify(raw)}`);
   }
   if (!validate(cfg)) throw new ConfigError(`config: ${describeErrors(validate.errors ?? [], sources)}`);
+  const problems = providerProblems((cfg as unknown as Config).providers, env);
+  if (problems.length) throw new ConfigError(`config: ${problems.join('; ')}`);
   return deepFreeze(cfg as unknown as Config);
 }

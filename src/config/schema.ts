@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { providerNames } from '../providers/registry.ts';
 
 // Computed here rather than imported from src/fit/options.ts: that module pulls
 // the fitting code (k-means, CSV) into the server's start-up for one constant.
@@ -27,6 +28,12 @@ export interface Config {
     shutdown_timeout_ms: number;
     /** When non-empty, every route but /health needs one of these keys. */
     api_keys: string[];
+    /**
+     * HTTP threads: each runs its own uWS App on the same port (SO_REUSEPORT;
+     * src/edge/threads.ts). "auto" = the number of cores. 1 = the App runs on
+     * the main thread, no worker threads. Default and its measurements: DEFAULT_THREADS.
+     */
+    threads: number | 'auto';
   };
   router: {
     /** Profile directory (profile.json + tables). */
@@ -49,22 +56,193 @@ export interface Config {
     /** Max inputs in one /v1/embeddings request. */
     embedding_inputs: number;
   };
-  // providers: issue 4 adds the upstream provider section here (and to CONFIG_SCHEMA
-  // and defaults below). Until then additionalProperties: false rejects it as unknown.
+  /** The OpenAI-compatible gateway's upstreams (POST /v1/chat/completions); see docs/gateway.md. */
+  providers: ProvidersConfig;
 }
+
+export interface Timeouts { connect_ms: number; first_byte_ms: number; total_ms: number }
+
+export interface BackendRefConfig {
+  /** Default: the api_format's public endpoint (https://api.openai.com/v1, https://api.anthropic.com). */
+  base_url?: string;
+  /**
+   * Name of the environment variable holding the key (never the key itself).
+   * Omitted: no credentials are sent (a local vLLM, the mock upstream).
+   * A named variable that is unset or empty is a start-up error.
+   */
+  api_key_env?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ProviderModelConfig {
+  /** Routing name: a profile model name to be routable by `auto`, any name to be callable explicitly. */
+  name: string;
+  api_format: string;
+  /** The name the upstream knows the model by; default `name`. */
+  upstream_model?: string;
+  /** USD per million tokens; `currency` may be omitted (USD is the only one). */
+  pricing?: { currency?: 'USD'; prompt_per_1m: number; completion_per_1m: number };
+  /** Balanced round-robin; at least one. */
+  backend_refs: BackendRefConfig[];
+  /** Over providers.timeouts, key by key. */
+  timeouts?: Partial<Timeouts>;
+  /** Static headers sent with every request to this model (a backend's own headers win). */
+  headers?: Record<string, string>;
+  /** Anthropic requires max_tokens: used when the client sends none (default 1024). */
+  default_max_tokens?: number;
+}
+
+export interface HealthConfig {
+  failure_threshold: number;
+  failure_ratio: number;
+  min_samples: number;
+  window_size: number;
+  window_ms: number;
+  cooldown_ms: number;
+  probe_timeout_ms: number;
+  latency_target_ms: number;
+  latency_weight: number;
+}
+
+export interface ProvidersConfig {
+  models: ProviderModelConfig[];
+  /** What `auto` embeds: the last user message, or the whole conversation. */
+  route_on: 'last_user_message' | 'conversation';
+  health: HealthConfig;
+  /** Defaults for every model's timeouts. */
+  timeouts: Timeouts;
+  /** How long a backend that refused a connection is skipped. */
+  backend_down_ms: number;
+}
+
+/** `model` values that mean "let the router choose". */
+export const ROUTER_ALIASES: readonly string[] = ['auto', 'router', 'MoM'];
+
+/**
+ * server.threads default: "auto" (one HTTP thread per core), chosen from
+ * `npm run bench:http -- --threads 1,2` on the 2-core dev machine (wrk, 64
+ * connections, 1 wrk thread on the same 2 cores; requests/s, p99, and the
+ * ratio to the 1-thread bare uWS server the issue's targets are defined on):
+ *
+ *   scenario                     1 thread               2 threads ("auto")
+ *   supplied 384-float embedding 23.0k  5.3 ms  19%     42.7k  3.0 ms  35%
+ *   unique prompts (misses)      27.5k  5.2 ms  22%     44.1k  5.6 ms  35%
+ *   repeated prompts (hits)      90.8k  1.3 ms  79%     79.6k  3.5 ms  69%
+ *
+ * Two threads take the two CPU-bound scenarios over their targets (25% and
+ * 30%) with 1.6-1.9x the throughput; one thread cannot reach either. The cost:
+ * cache hits are so cheap that wrk itself is the bottleneck, and with two
+ * server threads plus wrk on two cores one thread always shares a core with
+ * wrk, so hits lose ~12% throughput and their p99 rises from 1.3 to 3.5 ms.
+ * That contention is an artefact of load generator and server sharing two
+ * cores; a deployment does not run its clients on the server's cores. Memory:
+ * ~30 MB RSS per extra thread at start, plus one decision cache per thread.
+ * With the ONNX embedder "auto" means 1 (its pool is per process).
+ */
+export const DEFAULT_THREADS: number | 'auto' = 'auto';
 
 export function defaults(): Config {
   return {
-    server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, shutdown_timeout_ms: 10_000, api_keys: [] },
+    server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS },
     router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000 },
     embedder: { kind: 'native', dir: null },
     // One core stays with the event loop (uWS + inline routing); at least one worker.
     workers: Math.max(1, Math.min(8, availableParallelism() - 1)),
     limits: { input_chars: 65_536, embedding_inputs: 256 },
+    providers: {
+      models: [],
+      route_on: 'last_user_message',
+      // Same values as providers/health.ts DEFAULT_HEALTH (a test checks they agree).
+      health: {
+        failure_threshold: 5, failure_ratio: 0.5, min_samples: 20, window_size: 100, window_ms: 60_000,
+        cooldown_ms: 30_000, probe_timeout_ms: 30_000, latency_target_ms: 2_000, latency_weight: 0.1,
+      },
+      timeouts: { connect_ms: 5_000, first_byte_ms: 60_000, total_ms: 600_000 },
+      backend_down_ms: 10_000,
+    },
   };
 }
 
 const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
+
+const HEADERS_SCHEMA = {
+  type: 'object',
+  // RFC 9110 token names; values without CR/LF/NUL (no header injection).
+  propertyNames: { pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' },
+  additionalProperties: { type: 'string', pattern: '^[^\\r\\n\\u0000]*$' },
+} as const;
+
+const TIMEOUT_KEYS = {
+  connect_ms: int(1, 10 * 60_000),
+  first_byte_ms: int(1, 60 * 60_000),
+  total_ms: int(1, 24 * 60 * 60_000),
+};
+
+const PROVIDERS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'api_format', 'backend_refs'],
+        properties: {
+          // Visible ASCII without ',': names go into response headers (x-switchyard-candidates is a comma list).
+          name: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x2b\\x2d-\\x7e]+$' },
+          api_format: { enum: providerNames() },
+          upstream_model: { type: 'string', minLength: 1 },
+          pricing: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['prompt_per_1m', 'completion_per_1m'],
+            properties: {
+              currency: { enum: ['USD'] },
+              prompt_per_1m: { type: 'number', minimum: 0 },
+              completion_per_1m: { type: 'number', minimum: 0 },
+            },
+          },
+          backend_refs: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                base_url: { type: 'string', pattern: '^https?://[^\\s]+$' },
+                // A variable name, so a pasted key (sk-...) is refused rather than treated as a name.
+                api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+                headers: HEADERS_SCHEMA,
+              },
+            },
+          },
+          timeouts: { type: 'object', additionalProperties: false, properties: TIMEOUT_KEYS },
+          headers: HEADERS_SCHEMA,
+          default_max_tokens: int(1, 10_000_000),
+        },
+      },
+    },
+    route_on: { enum: ['last_user_message', 'conversation'] },
+    health: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        failure_threshold: int(1, 1_000_000),
+        failure_ratio: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        min_samples: int(1, 1_000_000),
+        window_size: int(1, 10_000),
+        window_ms: int(1, 24 * 60 * 60_000),
+        cooldown_ms: int(0, 24 * 60 * 60_000),
+        probe_timeout_ms: int(1, 24 * 60 * 60_000),
+        latency_target_ms: int(0, 10 * 60_000),
+        latency_weight: { type: 'number', minimum: 0, maximum: 1000 },
+      },
+    },
+    timeouts: { type: 'object', additionalProperties: false, properties: TIMEOUT_KEYS },
+    backend_down_ms: int(0, 24 * 60 * 60_000),
+  },
+} as const;
 
 export const CONFIG_SCHEMA = {
   type: 'object',
@@ -80,6 +258,8 @@ export const CONFIG_SCHEMA = {
         body_limit: int(1024, 256 * 1024 * 1024),
         shutdown_timeout_ms: int(0, 10 * 60_000),
         api_keys: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[\\x21-\\x7e]+$' } },
+        // An integer 1..256 or the string "auto" (minimum applies to numbers only, pattern to strings only).
+        threads: { type: ['integer', 'string'], minimum: 1, maximum: 256, pattern: '^auto$' },
       },
     },
     router: {
@@ -110,8 +290,12 @@ export const CONFIG_SCHEMA = {
         embedding_inputs: int(1, 100_000),
       },
     },
-    // providers: { ... }  <- issue 4
+    providers: PROVIDERS_SCHEMA,
   },
+  // The ONNX embedder's pool belongs to the process: N HTTP threads would each
+  // start one (N x the model's memory and threads). "auto" resolves to 1 there.
+  if: { properties: { embedder: { type: 'object', properties: { kind: { const: 'onnx' } } } } },
+  then: { properties: { server: { type: 'object', properties: { threads: { enum: [1, 'auto'] } } } } },
 } as const;
 
 /** How a setting is parsed from an env var or flag string. */
@@ -133,6 +317,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'server.body_limit', env: 'SWITCHYARD_BODY_LIMIT', flag: 'body-limit', type: 'integer', help: 'max request body bytes' },
   { path: 'server.shutdown_timeout_ms', env: 'SWITCHYARD_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', type: 'integer', help: 'drain bound on SIGTERM/SIGINT' },
   { path: 'server.api_keys', env: 'SWITCHYARD_API_KEYS', type: 'list', help: 'comma-separated API keys (no flag: argv is visible in ps)' },
+  { path: 'server.threads', env: 'SWITCHYARD_THREADS', flag: 'threads', type: 'integer', help: 'HTTP threads, one uWS App each ("auto" = cores)' },
   { path: 'router.profile', env: 'SWITCHYARD_PROFILE', flag: 'profile', type: 'path', help: 'router profile directory' },
   { path: 'router.default_cost_weight', env: 'SWITCHYARD_COST_WEIGHT', flag: 'cost-weight', type: 'number?', help: 'default lambda ("profile" = the profile\'s)' },
   { path: 'router.cache_size', env: 'SWITCHYARD_CACHE_SIZE', flag: 'cache-size', type: 'integer', help: 'decision cache entries (0 = off)' },

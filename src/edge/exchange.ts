@@ -14,13 +14,13 @@
  *   (corking an already-corked response just runs the callback).
  */
 import type { HttpResponse } from './uws.ts';
-import { ApiError, errorReply } from '../errors.ts';
+import { ApiError, errorReply, type ErrorDialect } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
-  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity',
-  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity', 429: '429 Too Many Requests',
+  500: '500 Internal Server Error', 502: '502 Bad Gateway', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 
 /** In-flight requests and the draining flag, shared by every Exchange of one server. */
@@ -29,10 +29,22 @@ export class Lifecycle {
   inFlight = 0;
   private waiters: (() => void)[] = [];
 
-  enter(): void { this.inFlight++; }
+  /**
+   * `mirror[slot]` follows inFlight when given: an HTTP thread's slot in a
+   * SharedArrayBuffer the main thread sums (src/edge/threads.ts). One typed-array
+   * store per change; a reader may see a count one request stale, never torn.
+   */
+  constructor(private readonly mirror?: Int32Array, private readonly slot = 0) {}
+
+  enter(): void {
+    this.inFlight++;
+    if (this.mirror) this.mirror[this.slot] = this.inFlight;
+  }
 
   leave(): void {
-    if (--this.inFlight === 0 && this.waiters.length) for (const w of this.waiters.splice(0)) w();
+    --this.inFlight;
+    if (this.mirror) this.mirror[this.slot] = this.inFlight;
+    if (this.inFlight === 0 && this.waiters.length) for (const w of this.waiters.splice(0)) w();
   }
 
   /** Resolves true when nothing is in flight, false if `ms` passes first. */
@@ -50,15 +62,37 @@ const INITIAL_BODY = 16 * 1024;
 
 export class Exchange {
   done = false;
+  /** Error body shape for this route (OpenAI's on the OpenAI-compatible endpoints). */
+  dialect: ErrorDialect = 'switchyard';
   private code: string | undefined;
+  /** Created on first use of `signal`: most requests never need one (~1 µs saved). */
+  private ac: AbortController | undefined;
+  private aborted = false;
 
   constructor(readonly res: HttpResponse, readonly method: string, readonly path: string, private readonly life: Lifecycle, private readonly t0 = performance.now()) {
     life.enter();
     res.onAborted(() => {
       if (this.done) return;
       this.done = true;
+      this.aborted = true;
       this.finished(0, 'aborted');
+      this.ac?.abort();
     });
+  }
+
+  /** Aborted when the client disconnects before the response ended: cancels upstream work. */
+  get signal(): AbortSignal {
+    if (this.ac === undefined) {
+      this.ac = new AbortController();
+      // First asked for after the client left (e.g. after an async embedding): born aborted.
+      if (this.aborted) this.ac.abort();
+    }
+    return this.ac.signal;
+  }
+
+  /** The server is draining: responses should ask keep-alive clients to close. */
+  get draining(): boolean {
+    return this.life.closing;
   }
 
   /** Writes a JSON response; no-op once done (aborted or already answered). */
@@ -78,7 +112,7 @@ export class Exchange {
 
   /** The single place a thrown value becomes an HTTP error response. */
   sendError(err: unknown, headers?: readonly (readonly [string, string])[], close = false): void {
-    const e = errorReply(err);
+    const e = errorReply(err, this.dialect);
     this.code = e.code;
     if (e.internal !== undefined) channels.internalError.publish({ error: e.internal, method: this.method, path: this.path });
     this.send(e.status, e.body, headers, close);
@@ -115,7 +149,8 @@ export class Exchange {
     });
   }
 
-  private finished(status: number, code: string | undefined): void {
+  /** Exactly once per exchange: from send, onAborted, or the SSE writer's end (sse-response.ts). */
+  finished(status: number, code: string | undefined): void {
     this.life.leave();
     if (channels.httpResponse.hasSubscribers) {
       channels.httpResponse.publish({ method: this.method, path: this.path, status, code, ms: performance.now() - this.t0, aborted: status === 0 });

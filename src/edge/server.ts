@@ -2,10 +2,10 @@
  * The HTTP server: a uWS App with Switchyard's routes, and its life cycle
  * (listen -> load -> drain -> close).
  *
- * buildApp is a pure function of its dependencies, so the same routes can be
- * mounted on one App per worker thread if the end-to-end benchmark shows it
- * pays (uWS supports an App per thread on a shared port); today there is one
- * App on the main thread.
+ * buildApp is a pure function of its dependencies, so the same routes are
+ * mounted on one App per HTTP thread: with server.threads > 1, startServer
+ * hands over to src/edge/threads.ts, and each thread (src/worker/http-thread.ts)
+ * calls `serve` with its own Engine; with 1, `serve` runs here on the main thread.
  *
  * Routes are matched by path with `any` and the method is checked here, so a
  * wrong method gets 405 with an Allow header rather than falling through to
@@ -13,7 +13,7 @@
  * unauthenticated client learns nothing about which routes exist.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { uws, UWS_NATIVE, LISTEN_EXCLUSIVE_PORT, type TemplatedApp, type us_listen_socket } from './uws.ts';
+import { uws, UWS_NATIVE, listen, closeApp, type TemplatedApp } from './uws.ts';
 import { Exchange, Lifecycle, tooLarge } from './exchange.ts';
 import { makeKeyCheck } from './auth.ts';
 import { ApiError } from '../errors.ts';
@@ -22,13 +22,34 @@ import { Engine } from '../api/engine.ts';
 import { handleRoute } from '../api/route.ts';
 import { handleEmbeddings } from '../api/embeddings.ts';
 import { handleHealth, type HealthInfo } from '../api/health.ts';
+import { handleChat } from '../api/chat.ts';
+import { handleModelHealth, handleModels } from '../api/models.ts';
+import type { ResponseSink } from '../api/sink.ts';
+import { SseResponse } from './sse-response.ts';
+import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
+import type { ErrorDialect } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
+import { httpThreads, startThreads } from './threads.ts';
 
 export type BodyHandler = (body: Buffer, engine: Engine) => string | Promise<string>;
+/** Handlers that choose their own status and headers, or stream (SSE), through a ResponseSink. */
+export type SinkHandler = (body: Buffer, engine: Engine, sink: ResponseSink) => void | Promise<void>;
+/** GET handlers: the raw query string (after '?') in, a JSON body out. */
+export type GetHandler = (query: string, engine: Engine) => string;
 
 const POST_ROUTES: readonly (readonly [string, BodyHandler])[] = [
   ['/v1/route', handleRoute],
   ['/v1/embeddings', handleEmbeddings],
+];
+
+/** OpenAI-compatible routes answer errors in OpenAI's shape, so SDKs surface them. */
+const SINK_ROUTES: readonly (readonly [string, SinkHandler, ErrorDialect])[] = [
+  ['/v1/chat/completions', handleChat, 'openai'],
+];
+
+const GET_ROUTES: readonly (readonly [string, GetHandler, ErrorDialect])[] = [
+  ['/v1/models', handleModels, 'openai'],
+  ['/v1/model-health', handleModelHealth, 'switchyard'],
 ];
 
 const ALLOW_GET = [['allow', 'GET']] as const;
@@ -52,6 +73,19 @@ function run(x: Exchange, handler: BodyHandler, body: Buffer, engine: Engine): v
   }
   if (typeof out === 'string') x.send(200, out);
   else out.then((s) => x.send(200, s), (err) => x.sendError(err));
+}
+
+/** Runs a sink handler inside the uWS data callback; a throw (sync or async) becomes the error reply or the stream's error event. */
+function runSink(x: Exchange, handler: SinkHandler, body: Buffer, engine: Engine): void {
+  const sink = new SseResponse(x);
+  let out: void | Promise<void>;
+  try {
+    out = handler(body, engine, sink);
+  } catch (err) {
+    sink.fail(err);
+    return;
+  }
+  if (out) out.catch((err) => sink.fail(err));
 }
 
 export function buildApp({ engine, life, config, health }: AppDeps): TemplatedApp {
@@ -80,11 +114,38 @@ export function buildApp({ engine, life, config, health }: AppDeps): TemplatedAp
     });
   }
 
+  for (const [path, handler, dialect] of SINK_ROUTES) {
+    app.any(path, (res, req) => {
+      const x = new Exchange(res, req.getMethod(), path, life);
+      x.dialect = dialect;
+      if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
+      if (x.method !== 'post') return x.sendError(new ApiError('method_not_allowed', `${path} allows POST only.`), ALLOW_POST);
+      const cl = req.getHeader('content-length');
+      const declared = cl === '' ? -1 : Number(cl);
+      if (declared > limit) return x.sendError(tooLarge(limit), undefined, true);
+      x.readBody(limit, declared, (body) => runSink(x, handler, body, engine));
+    });
+  }
+
+  for (const [path, handler, dialect] of GET_ROUTES) {
+    app.any(path, (res, req) => {
+      const x = new Exchange(res, req.getMethod(), path, life);
+      x.dialect = dialect;
+      if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
+      if (x.method !== 'get') return x.sendError(new ApiError('method_not_allowed', `${path} allows GET only.`), ALLOW_GET);
+      try {
+        x.send(200, handler(req.getQuery() ?? '', engine));
+      } catch (err) {
+        x.sendError(err);
+      }
+    });
+  }
+
   app.any('/*', (res, req) => {
     const x = new Exchange(res, req.getMethod(), req.getUrl(), life);
     if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
     const shown = x.path.length > 100 ? `${x.path.slice(0, 100)}...` : x.path;
-    x.sendError(new ApiError('not_found', `No route ${x.method.toUpperCase()} ${shown}; routes are GET /health, POST /v1/route, POST /v1/embeddings.`));
+    x.sendError(new ApiError('not_found', `No route ${x.method.toUpperCase()} ${shown}; routes are GET /health, POST /v1/route, POST /v1/embeddings, POST /v1/chat/completions, GET /v1/models, GET /v1/model-health.`));
   });
   return app;
 }
@@ -95,10 +156,19 @@ export interface Server {
   readonly port: number;
   readonly engine: Engine;
   readonly uwsNative: boolean;
+  /** HTTP threads serving the port (1: the main thread itself). */
+  readonly threads: number;
   /** Loads embedder + profile; /health says "loading" and /v1/* answer 503 until it resolves. */
   load(): Promise<void>;
-  /** Requests currently being served (body upload, embedding or response). */
+  /** Requests currently being served (body upload, embedding or response), all threads together. */
   inFlight(): number;
+  /** The same, per HTTP thread. */
+  inFlightPerThread(): number[];
+  /**
+   * Settles only if the server can no longer serve: HTTP threads crash-looping
+   * (src/edge/threads.ts). main.ts then drains what is left and exits 1.
+   */
+  readonly fatal: Promise<Error>;
   /**
    * Graceful stop: refuse new connections, let in-flight requests finish (at
    * most `timeoutMs`, default server.shutdown_timeout_ms), drop remaining
@@ -106,41 +176,58 @@ export interface Server {
    * if the deadline cut requests off.
    */
   close(opts?: { timeoutMs?: number }): Promise<{ drained: boolean }>;
+  /** Stops listening and drops every connection now (in-flight requests are lost); a close() in progress then finishes at once. */
+  drop(): void;
 }
 
 /**
- * Listens with LIBUS_LISTEN_EXCLUSIVE_PORT. uWS otherwise sets SO_REUSEPORT, and
- * a second Switchyard (a stale instance, a typo'd deploy) on the same port
- * silently shares the traffic instead of failing. One App per thread, if the
- * benchmark ever calls for it, is the case that needs SO_REUSEPORT back: the
- * threads' Apps would listen without this flag. The (host, port, options, cb)
- * overload exists on the binding but not in the bundled .d.ts.
+ * Starts listening; does not load the profile (call load(): main does it right
+ * after, tests when they choose). server.threads > 1: one App per HTTP thread
+ * (src/edge/threads.ts); 1: one App on this thread, listening exclusively
+ * (LIBUS_LISTEN_EXCLUSIVE_PORT: a second Switchyard on the port fails to start
+ * instead of silently sharing the traffic; see threads.ts for the threaded case).
  */
-function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
-  type Listen4 = (host: string, port: number, options: number, cb: (s: us_listen_socket | false) => void) => void;
-  return new Promise((resolve, reject) => {
-    (app.listen as unknown as Listen4).call(app, host, port, LISTEN_EXCLUSIVE_PORT, (s) =>
-      (s ? resolve(s) : reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`))));
-  });
+export async function startServer(config: Readonly<Config>): Promise<Server> {
+  // Process-wide state every HTTP thread's Engine shares: model health (providers/health.ts).
+  // Add entries here to give every thread another SharedArrayBuffer (threads.ts passes the bag on).
+  const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers) };
+  // The JS fallback (node:http underneath) cannot share a port between threads.
+  const threads = UWS_NATIVE ? httpThreads(config) : 1;
+  if (!UWS_NATIVE) channels.uwsFallback.publish({ message: `uWebSockets.js is running its JS fallback, not the native build: expect about half the throughput${httpThreads(config) > 1 ? ', on 1 HTTP thread (server.threads needs the native build)' : ''}` });
+  if (threads > 1) return startThreads(config, threads, shared);
+  const server = await serve(config, new Engine(config, shared), { port: config.server.port, exclusive: true, thread: 0, threads: 1 });
+  if (channels.serverListening.hasSubscribers) channels.serverListening.publish({ host: config.server.host, port: server.port, uwsNative: UWS_NATIVE, threads: 1 });
+  return server;
 }
 
-/** Starts listening; does not load the profile (call load(): main does it right after, tests when they choose). */
-export async function startServer(config: Readonly<Config>): Promise<Server> {
-  const engine = new Engine(config);
-  const life = new Lifecycle();
-  const health: HealthInfo = { uwsNative: UWS_NATIVE, startedAt: performance.now() };
-  if (!UWS_NATIVE) channels.uwsFallback.publish({ message: 'uWebSockets.js is running its JS fallback, not the native build: expect about half the throughput' });
+export interface ServeOptions {
+  port: number;
+  /** true: listen exclusively (one App per process); false: SO_REUSEPORT, one of several HTTP threads' Apps. */
+  exclusive: boolean;
+  /** This App's thread index and the thread count, for /health. */
+  thread: number;
+  threads: number;
+  /** Shared slot mirroring this App's in-flight count (threads.ts sums them). */
+  inFlightSlot?: { counts: Int32Array; slot: number };
+}
+
+/** One App on the calling thread, listening; the Engine is the caller's (not loaded yet). */
+export async function serve(config: Readonly<Config>, engine: Engine, opts: ServeOptions): Promise<Server> {
+  const life = new Lifecycle(opts.inFlightSlot?.counts, opts.inFlightSlot?.slot);
+  const health: HealthInfo = { uwsNative: UWS_NATIVE, startedAt: performance.now(), thread: opts.thread, threads: opts.threads };
   const app = buildApp({ engine, life, config, health });
-  const socket = await listen(app, config.server.host, config.server.port);
+  const socket = await listen(app, config.server.host, opts.port, opts.exclusive);
   const port = uws.us_socket_local_port(socket as never);
-  if (channels.serverListening.hasSubscribers) channels.serverListening.publish({ host: config.server.host, port, uwsNative: UWS_NATIVE });
+  // A closed listen socket must not be closed again (uWS frees it).
+  let listening = true;
+  const stopListening = () => { if (listening) { listening = false; uws.us_listen_socket_close(socket); } };
 
   let closing: Promise<{ drained: boolean }> | undefined;
   const close = async (timeoutMs: number): Promise<{ drained: boolean }> => {
     const t0 = performance.now();
     life.closing = true;
     channels.serverClosing.publish({ inFlight: life.inFlight });
-    uws.us_listen_socket_close(socket);
+    stopListening();
     const drained = await life.idle(timeoutMs);
     // idle() resolves from inside the last response's uWS callback, before uWS
     // uncorks and hands the bytes to the kernel; closing now would lose them.
@@ -150,8 +237,8 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
     await yieldToLoop();
     // Drops idle keep-alive connections (and, past the deadline, unfinished
     // requests: their onAborted runs). Without it, open keep-alive sockets keep
-    // the process alive. Missing from the bundled .d.ts, present on the binding.
-    (app as unknown as { close?: () => void }).close?.();
+    // the process alive.
+    closeApp(app);
     await engine.close();
     channels.serverClosed.publish({ drained, inFlight: life.inFlight, ms: performance.now() - t0 });
     return { drained };
@@ -162,8 +249,12 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
     port,
     engine,
     uwsNative: UWS_NATIVE,
+    threads: opts.threads,
     load: () => engine.load(),
     inFlight: () => life.inFlight,
-    close: (opts = {}) => (closing ??= close(opts.timeoutMs ?? config.server.shutdown_timeout_ms)),
+    inFlightPerThread: () => [life.inFlight],
+    fatal: new Promise<Error>(() => {}),
+    close: (o = {}) => (closing ??= close(o.timeoutMs ?? config.server.shutdown_timeout_ms)),
+    drop: () => { life.closing = true; stopListening(); closeApp(app); },
   };
 }

@@ -14,9 +14,9 @@
  *   stage (bench/pool.ts, 2-core EPYC,     inline: p50 / event   pool: p50 / event   verdict
  *   Node 20, 200-char prompts, top 16)     loop per op           loop per op
  *   native embed                           34 / 34 µs            59 / 16 µs          inline
- *   brute force K=100                      22 / 22 µs            -                   inline
- *   HNSW K=400                             58 / 59 µs            131 / 25 µs         inline
- *   HNSW K=1,000                           82 / 83 µs            157 / 25 µs         pool
+ *   SIMD brute force K=100 / 1,000         2.3 / 21 µs (micro)   -                   inline
+ *   SIMD brute force K=5,000               112 µs (micro)        ~25 µs event loop   pool
+ *   HNSW K=1,000 (before SIMD)             82 / 83 µs            157 / 25 µs         -
  *   HNSW K=10,000                          130 / 148 µs          218 / 26 µs         pool
  *   ONNX, tiny test model                  110 / 114-128 µs      200 / 2-29 µs       pool
  *   ONNX, MiniLM-L6-shaped random model    9.0 ms / 9.1-10 ms    8.9 ms / 16-300 µs  pool
@@ -54,11 +54,14 @@ export type EmbedderKind = 'native' | 'onnx';
 export interface Dispatch { embed: 'inline' | 'pool'; route: 'inline' | 'pool' }
 
 /**
- * Profiles with at least this many centroids search in the route pool: HNSW at
- * K=1,000 costs the event loop 83 µs inline vs 25 µs through the pool; at K=400
- * (58 vs 25 µs) the saving does not pay for the added ~70 µs of latency.
+ * Profiles with at least this many centroids search in the route pool. Since the
+ * WASM SIMD scan (src/routing/nearest-simd.ts) an inline search costs ~0.023 µs
+ * per centroid (2.3 µs at K=100, 21 µs at K=1,000, 112 µs at K=5,000 in
+ * bench/micro.ts), so it reaches the ~3x-the-hand-off bar (~75 µs of event-loop
+ * time) near K=3,000. Below that, inline is cheaper for the event loop and adds
+ * no latency. (Before SIMD, HNSW at K=1,000 cost 83 µs inline and the bar was K=1,000.)
  */
-export const ROUTE_POOL_MIN_K = 1000;
+export const ROUTE_POOL_MIN_K = 3000;
 
 /** Where each stage of a request runs (see the policy at the top of this file). */
 export function dispatchFor({ embedderKind, k }: { embedderKind: EmbedderKind; k: number }): Dispatch {

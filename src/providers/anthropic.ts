@@ -106,9 +106,9 @@ function buildRequest(req: ChatRequest, backend: Backend): UpstreamRequestSpec {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: req.stream ? 'text/event-stream' : 'application/json',
-    'x-api-key': backend.apiKey,
     'anthropic-version': ANTHROPIC_VERSION,
   };
+  if (backend.apiKey !== '') headers['x-api-key'] = backend.apiKey;
   if (backend.headers) Object.assign(headers, backend.headers);
   return { path: '/v1/messages', headers, body: JSON.stringify(toAnthropicRequest(req, backend)) };
 }

@@ -17,8 +17,9 @@ function buildRequest(req: ChatRequest, backend: Backend): UpstreamRequestSpec {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: req.stream ? 'text/event-stream' : 'application/json',
-    authorization: `Bearer ${backend.apiKey}`,
   };
+  // No key configured (a local vLLM, the mock): send no credentials at all rather than "Bearer ".
+  if (backend.apiKey !== '') headers.authorization = `Bearer ${backend.apiKey}`;
   if (backend.headers) Object.assign(headers, backend.headers);
   return { path: '/chat/completions', headers, body: JSON.stringify(body) };
 }

@@ -1,67 +1,49 @@
 /**
- * Config -> runtime routes: which backends serve each model, with keys read
- * from the environment (once, at start-up, registered for redaction).
+ * Config (providers.models) -> runtime routes: which backends serve each
+ * model, with keys read from the environment (once, at start-up, registered
+ * for redaction).
  *
- * Backends are endpoints (provider, base URL, key); a model lists the
- * backends that serve it (`backend_refs`) and the name those upstreams know it
- * by. A backend shared by several models is one keep-alive pool and one
- * down-mark: refusing connections is a property of the endpoint, not of a model.
+ * Each model names its wire format (api_format) and lists its endpoints
+ * inline (`backend_refs`), balanced round-robin. A backend's id is
+ * `<model>#<index>`: stable across threads and restarts, and free of URLs and
+ * keys, so it can appear in responses and logs.
  *
- * The config module validates types and unknown keys; this checks what only
- * the providers know: provider names, references, the key variables' presence.
+ * The config module validates types, unknown keys and the key variables'
+ * presence (config/providers.ts); this re-checks what it relies on, because
+ * it can also be called with a hand-built config (tests, scripts).
  */
 import type { ModelRoute } from './gateway.ts';
 import { getAdapter, providerNames } from './registry.ts';
 import { resolveApiKey, secrets, type SecretRedactor } from './redact.ts';
-import type { Timeouts } from './upstream.ts';
-import type { Backend, Pricing } from './types.ts';
+import type { Backend } from './types.ts';
+import type { ProviderModelConfig } from '../config/schema.ts';
 
-export interface BackendConfig {
-  provider: string;
-  /** Defaults to the adapter's public endpoint. */
-  base_url?: string;
-  /** Name of the environment variable holding the key (never the key itself). */
-  api_key_env: string;
-  headers?: Record<string, string>;
-  default_max_tokens?: number;
-}
-
-export interface ModelConfig {
-  /** Tried round-robin; at least one. */
-  backend_refs: string[];
-  /** The name the upstream knows the model by; defaults to the routing name. */
-  upstream_model?: string;
-  pricing?: Pricing;
-  timeouts?: Partial<Timeouts>;
-}
-
-export interface ProvidersConfig {
-  backends: Record<string, BackendConfig>;
-  models: Record<string, ModelConfig>;
-}
+export type { ProviderModelConfig };
 
 export class RoutesError extends Error {
   override name = 'RoutesError';
 }
 
-export function resolveRoutes(cfg: ProvidersConfig, env: NodeJS.ProcessEnv = process.env, redactor: SecretRedactor = secrets): Map<string, ModelRoute> {
-  const keys = new Map<string, string>();
-  for (const [id, b] of Object.entries(cfg.backends)) {
-    try { getAdapter(b.provider); } catch { throw new RoutesError(`backends.${id}.provider: unknown provider "${b.provider}" (known: ${providerNames().join(', ')})`); }
-    try { keys.set(id, resolveApiKey(b.api_key_env, env, redactor)); } catch (e) { throw new RoutesError(`backends.${id}.api_key_env: ${(e as Error).message}`); }
-  }
+export function resolveRoutes(models: readonly ProviderModelConfig[], env: NodeJS.ProcessEnv = process.env, redactor: SecretRedactor = secrets): Map<string, ModelRoute> {
   const routes = new Map<string, ModelRoute>();
-  for (const [model, m] of Object.entries(cfg.models)) {
-    if (m.backend_refs.length === 0) throw new RoutesError(`models.${model}.backend_refs: needs at least one backend`);
-    const backends: Backend[] = m.backend_refs.map((ref, i) => {
-      const b = cfg.backends[ref];
-      if (!b) throw new RoutesError(`models.${model}.backend_refs[${i}]: no backend named "${ref}"`);
-      const out: Backend = { id: ref, provider: b.provider, baseUrl: b.base_url ?? getAdapter(b.provider).defaultBaseUrl, upstreamModel: m.upstream_model ?? model, apiKey: keys.get(ref)! };
-      if (b.headers) out.headers = b.headers;
-      if (b.default_max_tokens !== undefined) out.defaultMaxTokens = b.default_max_tokens;
+  models.forEach((m, i) => {
+    const at = `providers.models[${i}]`;
+    let adapter;
+    try { adapter = getAdapter(m.api_format); } catch { throw new RoutesError(`${at}.api_format: unknown format "${m.api_format}" (known: ${providerNames().join(', ')})`); }
+    if (routes.has(m.name)) throw new RoutesError(`${at}.name: "${m.name}" is configured twice`);
+    if (m.backend_refs.length === 0) throw new RoutesError(`${at}.backend_refs: needs at least one backend`);
+    const backends: Backend[] = m.backend_refs.map((b, j) => {
+      let apiKey = '';
+      if (b.api_key_env !== undefined) {
+        try { apiKey = resolveApiKey(b.api_key_env, env, redactor); } catch (e) { throw new RoutesError(`${at}.backend_refs[${j}].api_key_env: ${(e as Error).message}`); }
+      }
+      const out: Backend = { id: `${m.name}#${j}`, provider: m.api_format, baseUrl: b.base_url ?? adapter.defaultBaseUrl, upstreamModel: m.upstream_model ?? m.name, apiKey };
+      if (m.headers || b.headers) out.headers = { ...m.headers, ...b.headers };
+      if (m.default_max_tokens !== undefined) out.defaultMaxTokens = m.default_max_tokens;
       return out;
     });
-    routes.set(model, { id: model, backends, pricing: m.pricing ?? null, ...(m.timeouts ? { timeouts: m.timeouts } : {}) });
-  }
+    const pricing = m.pricing ? { prompt_per_1m: m.pricing.prompt_per_1m, completion_per_1m: m.pricing.completion_per_1m } : null;
+    routes.set(m.name, { id: m.name, backends, pricing, ...(m.timeouts ? { timeouts: m.timeouts } : {}) });
+  });
   return routes;
 }

@@ -97,6 +97,7 @@ export interface Backend {
   baseUrl: string;
   /** The model name the upstream expects (may differ from the routing name). */
   upstreamModel: string;
+  /** '' = the config names no key variable: adapters send no credentials. */
   apiKey: string;
   /** Static extra headers (e.g. OpenRouter's HTTP-Referer, or x-mock-* in tests). */
   headers?: Readonly<Record<string, string>>;

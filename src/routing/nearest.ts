@@ -4,6 +4,12 @@
  *
  * Similarity is the dot product of L2-normalised vectors (cosine).
  */
+import { selectTop } from './select-top.ts';
+import { SimdBruteForceIndex, simdAvailable } from './nearest-simd.ts';
+
+export { selectTop } from './select-top.ts';
+export { SimdBruteForceIndex, simdAvailable } from './nearest-simd.ts';
+
 export interface NearestIndex {
   readonly kind: string;
   readonly size: number;
@@ -18,8 +24,8 @@ export interface NearestIndex {
  * Brute force over all centroids, blocked four centroids at a time: each pass
  * over the query feeds four accumulators, so the query is read once per four
  * centroids and the loop has four independent dependency chains. At K=100,
- * dim=384 this is ~38k multiply-adds, cheaper than one hnswlib call's fixed cost
- * (bench/micro.ts measures the crossover).
+ * dim=384 this is ~38k multiply-adds, ~20 µs. The fallback where WebAssembly
+ * SIMD is missing: SimdBruteForceIndex (nearest-simd.ts) does the same ~9x faster.
  */
 export class BruteForceIndex implements NearestIndex {
   readonly kind = 'brute';
@@ -50,20 +56,6 @@ export class BruteForceIndex implements NearestIndex {
     }
     return selectTop(all, size, top, ids, sims);
   }
-}
-
-/** Partial selection of the `top` largest of `all` (top is small: insertion into a sorted prefix). */
-export function selectTop(all: Float32Array, size: number, top: number, ids: Int32Array, sims: Float32Array): number {
-  const t = Math.min(top, size);
-  let n = 0;
-  for (let j = 0; j < size; j++) {
-    const s = all[j];
-    if (n === t && s <= sims[n - 1]) continue;
-    let p = n < t ? n++ : n - 1;
-    while (p > 0 && sims[p - 1] < s) { sims[p] = sims[p - 1]; ids[p] = ids[p - 1]; p--; }
-    sims[p] = s; ids[p] = j;
-  }
-  return t;
 }
 
 type HnswModule = typeof import('hnswlib-node');
@@ -102,12 +94,36 @@ export class HnswIndex implements NearestIndex {
 }
 
 /**
- * Brute force below this K, HNSW from it. Measured by bench/micro.ts on the
- * 2-core dev machine (dim 384, top 8): K=100 brute 18 µs vs HNSW 38 µs;
- * K=300 51 vs 53; K=1,000 171 vs 82; K=10,000 1,768 vs 129.
+ * Exact brute force below this K, HNSW from it. p50 µs from bench/micro.ts on
+ * the 2-core dev machine (dim 384, top 8), brute JS / brute SIMD / HNSW:
+ *   K=100        22 /   2.3 /  39
+ *   K=300        65 /   6.5 /  54
+ *   K=1,000     216 /  21   /  80
+ *   K=5,000   1,108 / 112   / 115
+ *   K=10,000  2,254 / 233   / 134
+ * A finer sweep put SIMD vs HNSW at K=4,000 88 vs 110, K=6,000 136 vs 120: they
+ * cross near K=5,500. Ties go to brute force: it is exact (HNSW is approximate;
+ * the contract suite accepts top-1 recall >= 0.96) and needs no build (1.2 s at
+ * K=5,000, 3.3 s at K=10,000). SIMD p99 grows faster than HNSW's at large K
+ * (600 vs 200 µs at K=10,000): a 15 MiB matrix streams from memory on every search.
  */
-export const HNSW_MIN_K = 400;
+export const HNSW_MIN_K = 6000;
 
-export async function nearestIndexFor(c: Float32Array, k: number, dim: number, minK = HNSW_MIN_K): Promise<NearestIndex> {
-  return k >= minK ? HnswIndex.build(c, k, dim) : new BruteForceIndex(c, k, dim);
+/**
+ * The threshold where only the JS loop is available (no WebAssembly SIMD):
+ * brute 18 µs vs HNSW 38 µs at K=100, 51 vs 53 at K=300, 171 vs 82 at K=1,000.
+ */
+export const HNSW_MIN_K_JS = 400;
+
+/**
+ * The fastest exact index this runtime has: WebAssembly SIMD, else the JS loop.
+ * Synchronous (the kernel compiles once per thread, in well under a millisecond),
+ * so the Router can use it as its default.
+ */
+export function bruteForceIndex(c: Float32Array, k: number, dim: number): NearestIndex {
+  return simdAvailable() ? new SimdBruteForceIndex(c, k, dim) : new BruteForceIndex(c, k, dim);
+}
+
+export async function nearestIndexFor(c: Float32Array, k: number, dim: number, minK = simdAvailable() ? HNSW_MIN_K : HNSW_MIN_K_JS): Promise<NearestIndex> {
+  return k >= minK ? HnswIndex.build(c, k, dim) : bruteForceIndex(c, k, dim);
 }

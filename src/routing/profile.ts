@@ -11,6 +11,12 @@
  * Loading validates every field and every table length, checks each file's
  * sha256, and refuses an embedder whose id, dim or hash differ from the ones
  * the profile was fitted with. Every failure names the file and the field.
+ *
+ * The three tables are loaded into SharedArrayBuffers, so a loaded Profile can
+ * be posted to worker threads (the HTTP threads of src/edge/threads.ts, the
+ * pools) and every thread reads the same memory: structured clone shares a
+ * typed array's SharedArrayBuffer instead of copying it. A K=10,000 profile's
+ * centroids are 15 MB; one copy serves every thread.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -150,10 +156,33 @@ function readTable(dir: string, file: string, expectBytes: number, expectSha: st
   need(b.byteLength === expectBytes, where, `is ${b.byteLength} bytes, expected ${expectBytes}`);
   need(typeof expectSha === 'string', join(dir, 'profile.json'), `"sha256" has no entry for ${file}`);
   need(sha(b) === expectSha, where, 'sha256 does not match the manifest (corrupt or edited file)');
-  // Copy into an aligned buffer of its own (Buffer pools are not 4-byte aligned).
-  const out = new Uint8Array(b.byteLength);
+  // Copy into an aligned, shareable buffer of its own (Buffer pools are not 4-byte aligned).
+  const out = new Uint8Array(new SharedArrayBuffer(b.byteLength));
   out.set(b);
   return out;
+}
+
+/** The profile with its tables in SharedArrayBuffers (copied once if they are not: a profile fitted in memory). */
+export function shareProfile(p: Profile): Profile {
+  const share = <T extends Float32Array | Uint32Array>(a: T, make: (b: SharedArrayBuffer) => T): T => {
+    if (a.buffer instanceof SharedArrayBuffer) return a;
+    const out = make(new SharedArrayBuffer(a.byteLength));
+    out.set(a);
+    return out;
+  };
+  return {
+    ...p,
+    centroids: share(p.centroids, (b) => new Float32Array(b)),
+    errors: share(p.errors, (b) => new Float32Array(b)),
+    counts: share(p.counts, (b) => new Uint32Array(b)),
+  };
+}
+
+/** Refuses an embedder other than the one the profile was fitted with (id, dim and table/weight hash). */
+export function checkEmbedder(m: ProfileManifest, embedder: EmbedderIdentity, where: string): void {
+  need(embedder.id === m.embedder.id, where, `fitted with embedder "${m.embedder.id}", but the configured embedder is "${embedder.id}"`);
+  need(embedder.dim === m.embedder.dim, where, `fitted with embedder dim ${m.embedder.dim}, but the configured embedder has dim ${embedder.dim}`);
+  need(embedder.hash === m.embedder.hash, where, `fitted with embedder hash ${m.embedder.hash}, but the configured embedder's hash is ${embedder.hash} (same kind, different tables or weights)`);
 }
 
 export interface EmbedderIdentity { id: string; dim: number; hash: string }
@@ -166,11 +195,7 @@ export function loadProfile(dir: string, embedder?: EmbedderIdentity): Profile {
   let parsed: unknown;
   try { parsed = JSON.parse(raw); } catch (e) { throw new ProfileError(`${where}: not valid JSON (${(e as Error).message})`); }
   const m = validateManifest(parsed, where);
-  if (embedder) {
-    need(embedder.id === m.embedder.id, where, `fitted with embedder "${m.embedder.id}", but the configured embedder is "${embedder.id}"`);
-    need(embedder.dim === m.embedder.dim, where, `fitted with embedder dim ${m.embedder.dim}, but the configured embedder has dim ${embedder.dim}`);
-    need(embedder.hash === m.embedder.hash, where, `fitted with embedder hash ${m.embedder.hash}, but the configured embedder's hash is ${embedder.hash} (same kind, different tables or weights)`);
-  }
+  if (embedder) checkEmbedder(m, embedder, where);
   const k = m.k, dim = m.embedder.dim, M = m.models.length;
   const centroids = new Float32Array(readTable(dir, m.files.centroids, k * dim * 4, m.sha256[m.files.centroids]).buffer);
   const errors = new Float32Array(readTable(dir, m.files.errors, k * M * 4, m.sha256[m.files.errors]).buffer);

@@ -6,13 +6,20 @@
  */
 import type { Profile } from './profile.ts';
 import type { NearestIndex } from './nearest.ts';
-import { BruteForceIndex } from './nearest.ts';
+import { bruteForceIndex } from './nearest.ts';
 
 export interface RouteOptions {
   /** lambda >= 0; undefined = the profile's default. */
   costWeight?: number;
   /** Candidate mask by model index (1 = allowed); undefined = every model. */
   allowed?: Uint8Array;
+  /**
+   * Where to write Decision.scores (length >= the model count): lets a caller
+   * that consumes the decision synchronously (the /v1/route handler) reuse one
+   * buffer instead of allocating per call. Omitted: a fresh array, which the
+   * caller may keep.
+   */
+  scores?: Float64Array;
 }
 
 export interface Decision {
@@ -41,7 +48,7 @@ export class Router {
   private readonly err: Float64Array;
   private readonly weights: Float64Array;
 
-  constructor(readonly profile: Profile, readonly index: NearestIndex = new BruteForceIndex(profile.centroids, profile.k, profile.dim)) {
+  constructor(readonly profile: Profile, readonly index: NearestIndex = bruteForceIndex(profile.centroids, profile.k, profile.dim)) {
     this.models = profile.models;
     this.modelIndex = new Map(profile.models.map((m, i) => [m, i]));
     const top = profile.manifest.assignment.mode === 'soft' ? profile.manifest.assignment.top : 1;
@@ -89,7 +96,7 @@ export class Router {
         err[m] = den > 0 ? num / den : NaN;
       }
     }
-    const scores = new Float64Array(M);
+    const scores = opts.scores ?? new Float64Array(M);
     let best = -1, bestScore = Infinity;
     for (let m = 0; m < M; m++) {
       if (opts.allowed && opts.allowed[m] === 0) { scores[m] = NaN; continue; }

@@ -61,6 +61,15 @@ export class ChunkStream implements AsyncIterableIterator<ChatChunk> {
   }
 
   /**
+   * Chunks already parsed and waiting: next() hands them out without reading
+   * the socket. The edge batches them into one write (one syscall) instead of
+   * one write per chunk when an upstream TCP read carried several events.
+   */
+  get buffered(): number {
+    return this.queue.length - this.qi;
+  }
+
+  /**
    * Reads until a chunk with substance is ready (or the stream ended); errors
    * here happen before the first byte. A role-only opening chunk does not
    * count: both OpenAI and Anthropic send one before any token, and an

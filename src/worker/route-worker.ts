@@ -2,6 +2,7 @@
  * Route worker: nearest-centroid search for large-K profiles, inside a pool
  * thread only (src/pool/route-pool.ts starts it).
  *
+ * Profiles at or above HNSW_MIN_K use hnswlib; below it, the exact SIMD scan.
  * An hnswlib index cannot be shared between threads, so each worker builds its
  * own at import from the centroids in the main thread's SharedArrayBuffer (no
  * copy of the centroids; the index itself is per thread). Builds run in parallel
@@ -12,12 +13,15 @@
  * embed-worker.ts for why).
  */
 import { workerData, threadId } from 'node:worker_threads';
-import { HnswIndex } from '../routing/nearest.ts';
+import { HnswIndex, HNSW_MIN_K, bruteForceIndex, type NearestIndex } from '../routing/nearest.ts';
 import type { RouteTask, RouteWorkerData, RouteWorkerInfo, SearchResult } from '../pool/protocol.ts';
 
 const data = workerData as RouteWorkerData;
 const t0 = performance.now();
-const built: { index: HnswIndex } | { error: Error } = await HnswIndex.build(new Float32Array(data.centroids), data.k, data.dim, data.hnsw).then(
+// Below HNSW_MIN_K the exact SIMD scan is as fast as HNSW (bench/micro.ts), needs no build, and is exact.
+const centroids = new Float32Array(data.centroids);
+const build = data.k >= HNSW_MIN_K ? HnswIndex.build(centroids, data.k, data.dim, data.hnsw) : Promise.resolve(bruteForceIndex(centroids, data.k, data.dim));
+const built: { index: NearestIndex } | { error: Error } = await build.then(
   (index) => ({ index }),
   (error: unknown) => ({ error: error instanceof Error ? error : new Error(String(error)) }),
 );

@@ -152,5 +152,6 @@ describe('dispatchFor', () => {
     assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 100 }), { embed: 'inline', route: 'inline' });
     assert.deepEqual(dispatchFor({ embedderKind: 'onnx', k: 100 }), { embed: 'pool', route: 'inline' });
     assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 10_000 }), { embed: 'inline', route: 'pool' });
+    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 1_000 }), { embed: 'inline', route: 'inline' });
   });
 });

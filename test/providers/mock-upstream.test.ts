@@ -60,6 +60,24 @@ describe('mock upstream', () => {
     } finally { await m.close(); }
   });
 
+  it('numbers and pads generic chunks when asked, and counts stream backpressure', async () => {
+    const m = await startMockUpstream({ chunks: 4, numbered: true, chunkBytes: 64, chunkIntervalMs: 1 });
+    try {
+      const s = await (await post(`${m.url}/v1/chat/completions`, { model: 'x', messages: [], stream: true })).text();
+      const pieces = parseSseBuffer(new TextEncoder().encode(s)).filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data).choices[0]?.delta.content ?? '').filter(Boolean);
+      assert.deepEqual(pieces.map((p: string) => p.match(/^<(\d+)>/)?.[1]), ['0', '1', '2', '3']);
+      assert.ok(pieces.every((p: string) => p.length === 64));
+      const st = m.stats().stream;
+      assert.equal(st.responses, 1);
+      assert.equal(st.bytes, Buffer.byteLength(s));
+      assert.equal(st.blockedWrites, 0, 'a reader that keeps up never blocks the mock');
+      assert.equal(st.open, 0);
+    } finally { await m.close(); }
+    // Default off: the generic wire format is unchanged.
+    const d = await (await post(`${mock.url}/v1/chat/completions`, { model: 'x', messages: [{ role: 'user', content: 'never seen' }] })).json() as { choices: { message: { content: string } }[] };
+    assert.doesNotMatch(d.choices[0].message.content, /<\d+>/);
+  });
+
   it('runs from the command line and prints its port', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/mock-upstream.ts'), '--port', '0', '--chunks', '3'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     try {

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,18 @@ embedderContract('native (fitted on a small corpus)', async () => new NativeEmbe
 embedderContract('native (shipped default tables)', async () => new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR)));
 
 describe('native embedder', () => {
+  it('embeds bit for bit as the build the shipped profile was fitted with (golden digest)', () => {
+    // The default profile's centroids were fitted on these exact vectors: a hot-path
+    // rewrite must not move a single float32 bit. Re-fitting the shipped tables changes it.
+    const e = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
+    const h = createHash('sha256');
+    const texts = ['Write a Python function that reverses a linked list in place.', 'What is the capital of Australia?', 'x',
+      'def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)', 'Ünïcödé — text, with punctuation!!! and   spaces',
+      'a b a b a b a b '.repeat(40), 'The quick brown fox jumps over the lazy dog. '.repeat(100)];
+    for (const t of texts) { const v = e.embedSync(t); h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)); }
+    assert.equal(h.digest('hex'), '5cdecd76bc68adf2e1e6ea55a93415cd26fce3e9c45ceecc8df5732fd79b93d3');
+  });
+
   it('is 384-d by default and identifies itself', () => {
     const e = new NativeEmbedder(fitNativeTables(corpus));
     assert.equal(e.dim, 384);

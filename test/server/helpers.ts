@@ -12,9 +12,12 @@ function merge(a: Record<string, any>, b: Record<string, any>): Record<string, a
   return out;
 }
 
-/** Starts on 127.0.0.1:0 with `overrides` over the defaults; loads the profile unless `load: false`. */
+/**
+ * Starts on 127.0.0.1:0 with `overrides` over the defaults; loads the profile unless `load: false`.
+ * One HTTP thread unless overridden (server.threads): starting worker threads costs ~0.5 s a server.
+ */
 export async function startTestServer(overrides: Record<string, unknown> = {}, opts: { load?: boolean } = {}): Promise<TestServer> {
-  const config = loadConfig({ env: {}, overrides: merge({ server: { host: '127.0.0.1', port: 0 } }, overrides) });
+  const config = loadConfig({ env: {}, overrides: merge({ server: { host: '127.0.0.1', port: 0, threads: 1 } }, overrides) });
   const server = await startServer(config);
   if (opts.load !== false) await server.load();
   return { server, base: `http://127.0.0.1:${server.port}`, close: async () => { await server.close({ timeoutMs: 2000 }); } };

@@ -201,6 +201,7 @@ export class NativeEmbedder implements SyncEmbedder {
   // and stamp and count share one cache line.
   private readonly slot: Uint32Array;
   private readonly touched: Int32Array;
+  private readonly signed = new Float64Array(2);
   private call = 0;
 
   constructor(readonly tables: NativeTables) {
@@ -234,14 +235,20 @@ export class NativeEmbedder implements SyncEmbedder {
       if ((v & ~0xff) !== tag) { slot[f] = tag | 1; touched[t++] = f; } else if ((v & 0xff) !== 0xff) slot[f] = v + 1;
     }
     out.fill(0);
+    // The sign bit picks w or -w from a two-slot table instead of branching:
+    // signs are random, so the branch mispredicted half the time (~5% of this
+    // function). Bit-identical: in IEEE 754, x - w is x + (-w).
+    const signed = this.signed;
     for (let i = 0; i < t; i++) {
       const f = touched[i];
       const c = slot[f] & 0xff;
       const w = (c === 1 ? 1 : c < LOG_TF.length ? LOG_TF[c] : 1 + Math.log(c)) * idf[f] * this.scale;
+      signed[0] = w;
+      signed[1] = -w;
       const base = f * nnz;
       for (let j = 0; j < nnz; j++) {
         const p = proj[base + j];
-        if (p & 0x8000) out[p & 0x7fff] -= w; else out[p] += w;
+        out[p & 0x7fff] += signed[p >>> 15];
       }
     }
     let s = 0;

@@ -1,0 +1,218 @@
+/**
+ * POST /v1/chat/completions: OpenAI's request in, OpenAI's response out,
+ * with the model chosen by the router when `model` is auto / router / MoM.
+ *
+ *   raw JSON -> ChatInput (chat-validate.ts)
+ *   -> candidates: routed (embed -> Router.route over the models that have a
+ *      backend and are not degraded, ranked by score + latency penalty) or
+ *      explicit (just that model: explicit means no substitution)
+ *   -> ChatGateway.chat (fallback over the candidates, first byte in hand)
+ *   -> JSON with a `switchyard` object, or SSE chunk by chunk.
+ *
+ * Streaming pulls one upstream read at a time and waits for the client's
+ * socket to drain before pulling the next (ResponseSink.drain), so a slow
+ * client slows the upstream read instead of growing a buffer; a client that
+ * goes away aborts the upstream request through `sink.signal`. An upstream
+ * that fails after the first byte ends the stream with an SSE error event
+ * (no retry is possible once the client holds part of an answer).
+ *
+ * Cost: `x-switchyard-estimated-cost-usd` (before the call, cost.ts
+ * estimate for the model that answered) and, for JSON, `x-switchyard-cost-usd`
+ * from the upstream's usage x pricing. A stream's actual cost is only known at
+ * its end: it rides on the usage chunk (`switchyard.cost_usd`, when the client
+ * asked for stream_options.include_usage) and in a trailing SSE comment
+ * `: switchyard {...}` before [DONE] (SSE parsers ignore comments).
+ */
+import { ApiError } from '../errors.ts';
+import { channels } from '../diagnostics.ts';
+import { NoCandidateError, type Decision } from '../routing/router.ts';
+import { costUsd, estimateCost } from '../providers/cost.ts';
+import { UpstreamChainError, type AttemptRecord } from '../providers/fallback.ts';
+import { UpstreamError } from '../providers/failure.ts';
+import type { GatewayRuntime } from '../providers/runtime.ts';
+import type { ChatResult } from '../providers/gateway.ts';
+import type { ChatChunk } from '../providers/types.ts';
+import { SSE_DONE, sseComment, sseData, sseError } from '../streaming/sse-writer.ts';
+import type { Engine, Ready } from './engine.ts';
+import { parseChatRequest, routingText, type ChatInput } from './chat-validate.ts';
+import { parseJsonObject } from './validate.ts';
+import type { ResponseSink } from './sink.ts';
+
+type Reason = 'routed' | 'explicit' | 'fallback';
+
+/** Which models to try, best first, and why. */
+interface Plan {
+  candidates: string[];
+  clusterId: number | undefined;
+  routingMs: number | undefined;
+}
+
+/** USD amounts in headers: fixed-point (no exponent), trailing zeros dropped. */
+export function usd(x: number): string {
+  return x.toFixed(10).replace(/\.?0+$/, '') || '0';
+}
+
+function candidatesOf(rt: GatewayRuntime, d: Decision, allowed: Uint8Array, models: readonly string[]): string[] {
+  const ranked: { m: string; s: number }[] = [];
+  for (let i = 0; i < models.length; i++) {
+    const s = d.scores[i];
+    if (allowed[i] === 0 || s !== s) continue;
+    ranked.push({ m: models[i], s: s + rt.latencyPenalty(models[i]) });
+  }
+  // Stable sort: equal scores keep profile order (Router breaks exact ties by cost; close enough here).
+  ranked.sort((a, b) => a.s - b.s);
+  return ranked.map((r) => r.m);
+}
+
+/** Router masks: models with a backend, and of those the ones not degraded (all of them if every one is). */
+function masks(rt: GatewayRuntime, models: readonly string[]): { backed: Uint8Array; healthy: Uint8Array; nBacked: number } {
+  const backed = new Uint8Array(models.length);
+  const healthy = new Uint8Array(models.length);
+  let nBacked = 0, nHealthy = 0;
+  for (let i = 0; i < models.length; i++) {
+    if (!rt.routes.has(models[i])) continue;
+    backed[i] = 1;
+    nBacked++;
+    if (!rt.health.isDegraded(models[i])) { healthy[i] = 1; nHealthy++; }
+  }
+  return { backed, healthy: nHealthy > 0 ? healthy : backed, nBacked };
+}
+
+function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number): Plan {
+  const models = r.router.models;
+  const { backed, healthy, nBacked } = masks(rt, models);
+  if (nBacked === 0) throw new ApiError('no_backend', 'No model of the router profile has a backend: add at least one under providers.models (names must match the profile\'s models).', 'model');
+  let allowed = healthy;
+  let d: Decision;
+  try {
+    d = r.router.route(v, { costWeight, allowed });
+  } catch (e) {
+    if (!(e instanceof NoCandidateError)) throw e;
+    // The healthy models have no estimate in this cluster; degraded ones might: let the breaker decide.
+    if (healthy === backed) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
+    allowed = backed;
+    try { d = r.router.route(v, { costWeight, allowed }); } catch (e2) {
+      if (e2 instanceof NoCandidateError) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
+      throw e2;
+    }
+  }
+  return { candidates: candidatesOf(rt, d, allowed, models), clusterId: d.clusterId, routingMs: performance.now() - t0 };
+}
+
+/** Routed plan: synchronous with the inline (native) embedder, a Promise with an async backend. */
+function route(engine: Engine, rt: GatewayRuntime, input: ChatInput): Plan | Promise<Plan> {
+  const r = engine.require();
+  const text = routingText(input.request.messages, rt.config.route_on, engine.config.limits.input_chars);
+  if (text.trim() === '') throw new ApiError('invalid_request', '"messages" holds no text to route on (model "auto" embeds message text)', 'messages');
+  const costWeight = input.costWeight ?? r.defaultCostWeight;
+  const t0 = performance.now();
+  if (r.source.kind === 'sync') return decide(r, rt, r.source.embedder.embedSync(text, r.scratch), costWeight, t0);
+  return r.source.backend.embed(text).then((v) => decide(r, rt, v, costWeight, t0));
+}
+
+function chainError(e: UpstreamChainError): ApiError {
+  const code = e.status === 429 ? 'upstream_rate_limited'
+    : e.status === 504 ? 'upstream_timeout'
+      : e.status >= 400 && e.status < 500 ? 'upstream_rejected'
+        : 'upstream_error';
+  return new ApiError(code, e.message, undefined, { attempts: e.attempts });
+}
+
+function reasonOf(input: ChatInput, plan: Plan, model: string): Reason {
+  return !input.routed ? 'explicit' : plan.candidates[0] === model ? 'routed' : 'fallback';
+}
+
+function headersOf(model: string, reason: Reason, plan: Plan, estimate: number | null, cost: number | null): [string, string][] {
+  const h: [string, string][] = [['x-switchyard-model', model], ['x-switchyard-reason', reason]];
+  if (plan.clusterId !== undefined) h.push(['x-switchyard-cluster', String(plan.clusterId)]);
+  h.push(['x-switchyard-candidates', plan.candidates.join(',')]);
+  if (estimate !== null) h.push(['x-switchyard-estimated-cost-usd', usd(estimate)]);
+  if (cost !== null) h.push(['x-switchyard-cost-usd', usd(cost)]);
+  return h;
+}
+
+function publish(model: string | null, reason: Reason | null, plan: Plan, attempts: readonly AttemptRecord[], stream: boolean, status: number, cost: number | null, t0: number): void {
+  if (!channels.chatCompletion.hasSubscribers) return;
+  channels.chatCompletion.publish({ model, reason, candidates: plan.candidates, attempts, stream, status, costUsd: cost, ms: performance.now() - t0 });
+}
+
+async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number): Promise<void> {
+  let res: ChatResult;
+  try {
+    res = await rt.gateway.chat(input.request, plan.candidates, sink.signal);
+  } catch (e) {
+    if (!(e instanceof UpstreamChainError)) throw e;
+    publish(null, null, plan, e.attempts, input.stream, e.aborted ? 0 : e.status, null, t0);
+    throw chainError(e); // a no-op on the edge when the client is gone
+  }
+  const pricing = rt.pricing(res.model);
+  const estimate = pricing ? estimateCost(input.request, pricing).usd : null;
+  const reason = reasonOf(input, plan, res.model);
+
+  if (!res.stream) {
+    const switchyard = {
+      model: res.model, reason, cluster_id: plan.clusterId ?? null, candidates: plan.candidates, attempts: res.chain,
+      cost_usd: res.costUsd, estimated_cost_usd: estimate, routing_ms: plan.routingMs ?? null, upstream_ms: res.latencyMs,
+    };
+    sink.send(200, JSON.stringify({ ...res.completion, switchyard }), headersOf(res.model, reason, plan, estimate, res.costUsd));
+    publish(res.model, reason, plan, res.chain, false, 200, res.costUsd, t0);
+    return;
+  }
+
+  const chunks = res.chunks;
+  const model = res.model;
+  sink.openStream(headersOf(model, reason, plan, estimate, null));
+  let pending = '';
+  try {
+    for (;;) {
+      const it = await chunks.next();
+      if (it.done) break;
+      const c: ChatChunk = it.value;
+      if (c.usage && pricing) c.switchyard = { model, cost_usd: costUsd(c.usage, pricing) };
+      pending += sseData(JSON.stringify(c));
+      // Chunks parsed from the same upstream read go out in one write.
+      if (chunks.buffered > 0) continue;
+      const ok = sink.write(pending);
+      pending = '';
+      if (!ok) await sink.drain();
+      if (sink.signal.aborted) break;
+    }
+  } catch (e) {
+    // After the first byte: the client already holds part of an answer, so end the stream with the error.
+    const err = e instanceof UpstreamError ? e : new UpstreamError('bad_response', (e as Error)?.message ?? String(e));
+    sink.end(pending + sseError({ message: `${model} failed mid-stream: ${err.message}`, type: 'upstream_error', code: err.kind }));
+    const s = await res.finished;
+    publish(model, reason, plan, res.chain, true, sink.signal.aborted ? 0 : 200, s.costUsd, t0);
+    return;
+  }
+  if (sink.signal.aborted) {
+    await chunks.return(); // cancels the upstream request
+    const s = await res.finished;
+    publish(model, reason, plan, res.chain, true, 0, s.costUsd, t0);
+    return;
+  }
+  const s = await res.finished;
+  const trailer = { model, cost_usd: s.costUsd, usage: s.usage };
+  sink.end(pending + sseComment(`switchyard ${JSON.stringify(trailer)}`) + SSE_DONE);
+  publish(model, reason, plan, res.chain, true, 200, s.costUsd, t0);
+}
+
+/**
+ * The endpoint. `body` is parsed synchronously (it may be uWS's buffer, valid
+ * only during this call); everything after the first await works on copies.
+ */
+export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink): void | Promise<void> {
+  const t0 = performance.now();
+  const input = parseChatRequest(parseJsonObject(body));
+  const rt = engine.gateway;
+  let plan: Plan | Promise<Plan>;
+  if (input.routed) plan = route(engine, rt, input);
+  else if (rt.routes.has(input.model)) plan = { candidates: [input.model], clusterId: undefined, routingMs: undefined };
+  else {
+    const known = rt.models.length <= 20 ? ` (configured: ${rt.models.join(', ') || 'none'}; or "auto")` : '';
+    throw new ApiError('model_not_found', `The model ${JSON.stringify(input.model.slice(0, 256))} does not exist or has no configured backend${known}.`, 'model');
+  }
+  if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0));
+  return serve(rt, input, plan, sink, t0);
+}
+

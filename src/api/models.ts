@@ -1,0 +1,38 @@
+/**
+ * GET /v1/models (OpenAI's list format: the configured models, plus `auto`)
+ * and GET /v1/model-health?models=a,b (the health tracker's snapshot, the
+ * same state on every HTTP thread). Config and shared memory only: both
+ * answer before the router profile has loaded.
+ */
+import { invalid } from '../errors.ts';
+import { ROUTER_ALIASES } from '../config/schema.ts';
+import type { Engine } from './engine.ts';
+
+export function handleModels(_query: string, engine: Engine): string {
+  const rt = engine.gateway;
+  const data: Record<string, unknown>[] = [{
+    id: ROUTER_ALIASES[0], object: 'model', created: rt.created, owned_by: 'switchyard',
+    // Models `auto` can pick: configured and in the profile (null until the profile has loaded).
+    switchyard: { aliases: ROUTER_ALIASES, routable: engine.ready ? rt.models.filter((m) => engine.ready!.router.modelIndex.has(m)) : null },
+  }];
+  for (const m of rt.config.models) {
+    const entry: Record<string, unknown> = { id: m.name, object: 'model', created: rt.created, owned_by: m.api_format };
+    if (m.pricing) entry.pricing = { currency: m.pricing.currency ?? 'USD', prompt_per_1m: m.pricing.prompt_per_1m, completion_per_1m: m.pricing.completion_per_1m };
+    data.push(entry);
+  }
+  return JSON.stringify({ object: 'list', data });
+}
+
+/** `models` is a comma-separated list of configured model names; omitted = all of them. */
+export function handleModelHealth(query: string, engine: Engine): string {
+  const rt = engine.gateway;
+  const raw = new URLSearchParams(query).get('models');
+  let models: readonly string[] = rt.models;
+  if (raw !== null) {
+    const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (names.length === 0) throw invalid('models', 'must list at least one model name (comma-separated), or be omitted for all');
+    for (const n of names) if (!rt.routes.has(n)) throw invalid('models', `names ${JSON.stringify(n.slice(0, 200))}, which is not a configured model (configured: ${rt.models.join(', ') || 'none'})`);
+    models = names;
+  }
+  return JSON.stringify({ health: rt.health.snapshot(models) });
+}

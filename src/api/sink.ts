@@ -1,0 +1,27 @@
+/**
+ * How a handler that controls its own response (status, headers, SSE) talks
+ * to the edge without seeing uWS: src/edge/sse-response.ts implements it.
+ *
+ * Contract: after the client disconnects, `signal` is aborted and every
+ * method is a no-op (write returns false, drain resolves at once), so a
+ * handler only has to check `signal.aborted` where it would start new work.
+ * Exactly one of send / openStream...end answers the request; an error thrown
+ * by the handler before openStream becomes an error response, after it the
+ * stream ends with an SSE error event.
+ */
+export type HeaderList = readonly (readonly [string, string])[];
+
+export interface ResponseSink {
+  /** Aborted when the client goes away: pass it to upstream requests. */
+  readonly signal: AbortSignal;
+  /** A complete JSON response. */
+  send(status: number, body: string, headers?: HeaderList): void;
+  /** Starts a 200 text/event-stream response; the headers go out with the first write. */
+  openStream(headers?: HeaderList): void;
+  /** Queues SSE frames. false = the client is not keeping up (or is gone): await drain() before writing more. */
+  write(frames: string): boolean;
+  /** Resolves when the client has taken the queued bytes, or has gone away. */
+  drain(): Promise<void>;
+  /** Ends the stream, after `frames` if given. */
+  end(frames?: string): void;
+}

@@ -1,0 +1,88 @@
+/**
+ * Backpressure end to end: a client that stops reading must stop the
+ * upstream read too (the gateway waits for uWS's onWritable before pulling
+ * the next upstream chunk), instead of Switchyard buffering the whole answer.
+ *
+ * A purpose-built upstream streams 2,000 chunks of 16 KB (32 MB) as fast as
+ * its socket takes them and records how much it has written. While the client
+ * is paused, that count must stall well short of the total (kernel socket
+ * buffers on both hops hold a few MB at most); once the client reads again,
+ * every chunk arrives, in order, followed by [DONE].
+ */
+import { it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { connect } from 'node:net';
+import { openaiModel, startGateway, type Gateway } from './helpers.ts';
+
+const CHUNKS = 2000;
+const PIECE = 'x'.repeat(16 * 1024);
+
+let upstream: HttpServer;
+let gw: Gateway;
+const up = { written: 0, done: false, aborted: false };
+
+before(async () => {
+  upstream = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.on('close', () => { if (!res.writableFinished) up.aborted = true; });
+      let i = 0;
+      const frame = (k: number) => `data: {"id":"bp","object":"chat.completion.chunk","created":1,"model":"bp","choices":[{"index":0,"delta":{"content":"<${k}>${PIECE}"},"finish_reason":null}]}\n\n`;
+      const pump = (): void => {
+        while (i < CHUNKS) {
+          const s = frame(i++);
+          up.written += s.length;
+          if (!res.write(s)) { res.once('drain', pump); return; }
+        }
+        res.end('data: {"id":"bp","object":"chat.completion.chunk","created":1,"model":"bp","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n');
+        up.done = true;
+      };
+      res.write('data: {"id":"bp","object":"chat.completion.chunk","created":1,"model":"bp","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n');
+      pump();
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/v1`;
+  gw = await startGateway({ models: [openaiModel('bulk', url)] });
+});
+after(async () => {
+  await gw.close();
+  upstream.closeAllConnections();
+  await new Promise<void>((r) => upstream.close(() => r()));
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+it('a paused client stalls the upstream; resuming delivers every chunk in order', async () => {
+  const body = JSON.stringify({ model: 'bulk', messages: [{ role: 'user', content: 'a lot please' }], stream: true });
+  const sock = connect(gw.server.port, '127.0.0.1');
+  const parts: Buffer[] = [];
+  sock.on('data', (b) => parts.push(b));
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // Take the headers and the first bytes, then stop reading.
+  while (!Buffer.concat(parts).includes('\r\n\r\n')) await sleep(5);
+  sock.pause();
+
+  await sleep(400);
+  const w1 = up.written;
+  await sleep(500);
+  const w2 = up.written;
+  const total = CHUNKS * (PIECE.length + 120);
+  assert.ok(!up.done, 'the upstream cannot have finished while the client is paused');
+  assert.equal(w2, w1, `the upstream stalled (wrote ${w1} then ${w2} bytes)`);
+  assert.ok(w2 < total / 2, `only socket buffers' worth was pulled: ${(w2 / 1e6).toFixed(1)} MB of ${(total / 1e6).toFixed(1)} MB`);
+
+  sock.resume();
+  const ended = new Promise<void>((r) => sock.on('data', () => { if (Buffer.concat(parts.slice(-2)).includes('data: [DONE]')) r(); }));
+  await ended;
+  sock.destroy();
+  const text = Buffer.concat(parts).toString('latin1');
+  const seq = [...text.matchAll(/"content":"<(\d+)>/g)].map((m) => Number(m[1]));
+  assert.equal(seq.length, CHUNKS);
+  assert.ok(seq.every((v, i) => v === i), 'every chunk once, in order');
+  assert.ok(up.done);
+  assert.equal(up.aborted, false);
+});
