@@ -120,24 +120,25 @@ export const ROUTER_ALIASES: readonly string[] = ['auto', 'router', 'MoM'];
 
 /**
  * server.threads default: "auto" (one HTTP thread per core), chosen from
- * `npm run bench:http -- --threads 1,2` on the 2-core dev machine (wrk, 64
- * connections, 1 wrk thread on the same 2 cores; requests/s, p99, and the
- * ratio to the 1-thread bare uWS server the issue's targets are defined on):
+ * `npm run bench:http` (= --threads 1,2 there) on the 2-core dev machine, run of
+ * 2026-11-23 18:36 UTC in bench/results/http.json: wrk, 64 connections, one wrk
+ * thread on the same two cores; requests/s, p99, and the ratio to the 1-thread
+ * bare uWS server that the issue's targets are defined on:
  *
- *   scenario                     1 thread               2 threads ("auto")
- *   supplied 384-float embedding 23.0k  5.3 ms  19%     42.7k  3.0 ms  35%
- *   unique prompts (misses)      27.5k  5.2 ms  22%     44.1k  5.6 ms  35%
- *   repeated prompts (hits)      90.8k  1.3 ms  79%     79.6k  3.5 ms  69%
+ *   scenario                      1 thread                2 threads ("auto")
+ *   supplied 384-float embedding  24.3k  5.0 ms  19%      41.7k  3.8 ms  32%   (target 25%)
+ *   unique prompts (misses)       28.0k  5.2 ms  21%      47.4k  5.6 ms  36%   (target 30%)
+ *   repeated prompts (hits)      115.2k  1.6 ms  81%      83.8k  3.3 ms  59%   (target 45%)
  *
- * Two threads take the two CPU-bound scenarios over their targets (25% and
- * 30%) with 1.6-1.9x the throughput; one thread cannot reach either. The cost:
- * cache hits are so cheap that wrk itself is the bottleneck, and with two
- * server threads plus wrk on two cores one thread always shares a core with
- * wrk, so hits lose ~12% throughput and their p99 rises from 1.3 to 3.5 ms.
- * That contention is an artefact of load generator and server sharing two
- * cores; a deployment does not run its clients on the server's cores. Memory:
- * ~30 MB RSS per extra thread at start, plus one decision cache per thread.
- * With the ONNX embedder "auto" means 1 (its pool is per process).
+ * Two threads take both CPU-bound scenarios over their targets with 1.7x the
+ * throughput; one thread reaches neither. The cost is on cache hits: they are
+ * so cheap that wrk is the bottleneck, and with two server threads plus wrk on
+ * two cores one server thread always shares a core with wrk, so hits lose ~27%
+ * throughput (still over target) and their p99 goes from 1.6 to 3.3 ms. That
+ * contention comes from the load generator sharing the server's two cores,
+ * which a deployment does not do. Memory: ~30 MB RSS per extra thread at
+ * start, plus one decision cache per thread. With the ONNX embedder "auto"
+ * means 1 (its embedding pool is per process).
  */
 export const DEFAULT_THREADS: number | 'auto' = 'auto';
 

@@ -162,22 +162,6 @@ function readTable(dir: string, file: string, expectBytes: number, expectSha: st
   return out;
 }
 
-/** The profile with its tables in SharedArrayBuffers (copied once if they are not: a profile fitted in memory). */
-export function shareProfile(p: Profile): Profile {
-  const share = <T extends Float32Array | Uint32Array>(a: T, make: (b: SharedArrayBuffer) => T): T => {
-    if (a.buffer instanceof SharedArrayBuffer) return a;
-    const out = make(new SharedArrayBuffer(a.byteLength));
-    out.set(a);
-    return out;
-  };
-  return {
-    ...p,
-    centroids: share(p.centroids, (b) => new Float32Array(b)),
-    errors: share(p.errors, (b) => new Float32Array(b)),
-    counts: share(p.counts, (b) => new Uint32Array(b)),
-  };
-}
-
 /** Refuses an embedder other than the one the profile was fitted with (id, dim and table/weight hash). */
 export function checkEmbedder(m: ProfileManifest, embedder: EmbedderIdentity, where: string): void {
   need(embedder.id === m.embedder.id, where, `fitted with embedder "${m.embedder.id}", but the configured embedder is "${embedder.id}"`);
