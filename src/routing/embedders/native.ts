@@ -201,7 +201,6 @@ export class NativeEmbedder implements SyncEmbedder {
   // and stamp and count share one cache line.
   private readonly slot: Uint32Array;
   private readonly touched: Int32Array;
-  private readonly signed = new Float64Array(2);
   private call = 0;
 
   constructor(readonly tables: NativeTables) {
@@ -235,20 +234,19 @@ export class NativeEmbedder implements SyncEmbedder {
       if ((v & ~0xff) !== tag) { slot[f] = tag | 1; touched[t++] = f; } else if ((v & 0xff) !== 0xff) slot[f] = v + 1;
     }
     out.fill(0);
-    // The sign bit picks w or -w from a two-slot table instead of branching:
-    // signs are random, so the branch mispredicted half the time (~5% of this
-    // function). Bit-identical: in IEEE 754, x - w is x + (-w).
-    const signed = this.signed;
+    // The sign bit becomes a factor of +1 or -1 instead of a branch: signs are
+    // random, so a branch mispredicts half the time. Measured on bench/micro.ts
+    // (same run): branch 16.6 / 325 µs (200 / 4,000 chars), a two-slot [w, -w]
+    // table 20.7 / 243 µs, this multiply 17.0 / 208 µs. Bit-identical: w * -1 is
+    // exactly -w, and x + (-w) is x - w in IEEE 754.
     for (let i = 0; i < t; i++) {
       const f = touched[i];
       const c = slot[f] & 0xff;
       const w = (c === 1 ? 1 : c < LOG_TF.length ? LOG_TF[c] : 1 + Math.log(c)) * idf[f] * this.scale;
-      signed[0] = w;
-      signed[1] = -w;
       const base = f * nnz;
       for (let j = 0; j < nnz; j++) {
         const p = proj[base + j];
-        out[p & 0x7fff] += signed[p >>> 15];
+        out[p & 0x7fff] += w * (1 - ((p >>> 14) & 2));
       }
     }
     let s = 0;
