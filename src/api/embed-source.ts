@@ -1,20 +1,21 @@
 /**
- * Where embeddings come from, chosen once from the config. The one place the
- * worker pool plugs in: the ONNX branch below becomes `createPool(...)` (which
- * implements EmbedBackend in src/pool/pool.ts) and nothing else changes.
+ * Where embeddings come from, chosen once from the config (dispatch policy and
+ * its measurements: src/pool/pool.ts).
  *
  * - native: `embedSync` inline on the event loop. ~13 µs for 200 chars
  *   (bench/micro.ts), below a thread hand-off's 10-85 µs round trip, so a pool
  *   would only add latency. Long prompts block the loop for longer (~3 ms at the
  *   default 65,536-char input limit); limits.input_chars bounds that.
- * - onnx: a transformer forward pass is milliseconds, so it goes through an
- *   async EmbedBackend. For now an in-process adapter around OnnxEmbedder
- *   (onnxruntime runs the session off the JS thread already, so the event loop
- *   is not blocked, but tokenisation still runs on it).
+ * - onnx: a transformer forward pass is milliseconds and onnxruntime-node's
+ *   run() blocks the calling thread for all of it (bench/pool.ts: event-loop time
+ *   per embed = latency), so it runs in the piscina pool (`workers` threads,
+ *   each with its own session) with main-thread micro-batching
+ *   (embedder.batch_max_size / batch_max_wait_ms; a lone request is sent at once).
  */
 import { loadNativeTables, NativeEmbedder } from '../routing/embedders/native.ts';
 import type { SyncEmbedder } from '../routing/embedders/types.ts';
 import type { EmbedBackend } from '../pool/types.ts';
+import { createEmbedPool } from '../pool/pool.ts';
 import type { Config } from '../config/schema.ts';
 
 export type EmbedSource =
@@ -32,7 +33,7 @@ export function closeEmbedSource(s: EmbedSource): Promise<void> {
   return s.kind === 'sync' ? s.embedder.close() : s.backend.close();
 }
 
-export async function createEmbedSource(config: Pick<Config, 'embedder' | 'router' | 'workers'>): Promise<EmbedSource> {
+export async function createEmbedSource(config: { embedder: Pick<Config['embedder'], 'kind' | 'dir'> & Partial<Config['embedder']> } & Pick<Config, 'router' | 'workers'>): Promise<EmbedSource> {
   if (config.embedder.kind === 'native') {
     // The native tables ship inside the profile directory unless pointed elsewhere.
     const embedder = new NativeEmbedder(loadNativeTables(config.embedder.dir ?? config.router.profile));
@@ -40,22 +41,6 @@ export async function createEmbedSource(config: Pick<Config, 'embedder' | 'route
   }
   const dir = config.embedder.dir;
   if (!dir) throw new Error('embedder.kind onnx needs embedder.dir (the model directory)');
-  return { kind: 'async', backend: await inProcessOnnx(dir) };
-}
-
-/**
- * EmbedBackend over one in-process OnnxEmbedder. Stand-in for the worker pool:
- * same interface, no threads. onnxruntime is imported lazily by OnnxEmbedder,
- * so a native-embedder server never loads the 60 MB addon.
- */
-async function inProcessOnnx(dir: string): Promise<EmbedBackend> {
-  const { OnnxEmbedder } = await import('../routing/embedders/onnx.ts');
-  const e = await OnnxEmbedder.load(dir);
-  return {
-    id: e.id,
-    dim: e.dim,
-    hash: e.hash,
-    embed: (text) => e.embed(text),
-    close: () => e.close(),
-  };
+  const batch = { maxSize: config.embedder.batch_max_size ?? 32, maxWaitMs: config.embedder.batch_max_wait_ms ?? 2 };
+  return { kind: 'async', backend: await createEmbedPool({ embedder: { kind: 'onnx', dir }, threads: config.workers, batch }) };
 }

@@ -47,6 +47,10 @@ export interface Config {
     kind: 'native' | 'onnx';
     /** native: tables directory (default: the profile directory); onnx: the model directory (required). */
     dir: string | null;
+    /** ONNX micro-batching: most texts in one pool task (1 = off). */
+    batch_max_size: number;
+    /** ONNX micro-batching: longest a text waits for a batch while every worker is busy. */
+    batch_max_wait_ms: number;
   };
   /** Worker threads of the embedding pool (ONNX embedder only; the native embedder runs inline). */
   workers: number;
@@ -146,7 +150,7 @@ export function defaults(): Config {
   return {
     server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS },
     router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000 },
-    embedder: { kind: 'native', dir: null },
+    embedder: { kind: 'native', dir: null, batch_max_size: 32, batch_max_wait_ms: 2 },
     // One core stays with the event loop (uWS + inline routing); at least one worker.
     workers: Math.max(1, Math.min(8, availableParallelism() - 1)),
     limits: { input_chars: 65_536, embedding_inputs: 256 },
@@ -278,6 +282,8 @@ export const CONFIG_SCHEMA = {
       properties: {
         kind: { enum: ['native', 'onnx'] },
         dir: { type: ['string', 'null'], minLength: 1 },
+        batch_max_size: int(1, 1024),
+        batch_max_wait_ms: int(0, 1000),
       },
       if: { properties: { kind: { const: 'onnx' } } },
       then: { properties: { dir: { type: 'string' } }, required: ['dir'] },
@@ -324,6 +330,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'router.cache_size', env: 'SWITCHYARD_CACHE_SIZE', flag: 'cache-size', type: 'integer', help: 'decision cache entries (0 = off)' },
   { path: 'embedder.kind', env: 'SWITCHYARD_EMBEDDER', flag: 'embedder', type: 'string', help: 'native | onnx' },
   { path: 'embedder.dir', env: 'SWITCHYARD_EMBEDDER_DIR', flag: 'embedder-dir', type: 'path', help: 'ONNX model dir (native: tables dir, default the profile dir)' },
+  { path: 'embedder.batch_max_size', env: 'SWITCHYARD_BATCH_MAX_SIZE', flag: 'batch-max-size', type: 'integer', help: 'ONNX micro-batch size (1 = off)' },
+  { path: 'embedder.batch_max_wait_ms', env: 'SWITCHYARD_BATCH_MAX_WAIT_MS', flag: 'batch-max-wait-ms', type: 'integer', help: 'ONNX micro-batch max wait' },
   { path: 'workers', env: 'SWITCHYARD_WORKERS', flag: 'workers', type: 'integer', help: 'embedding worker threads (ONNX only)' },
   { path: 'limits.input_chars', env: 'SWITCHYARD_INPUT_CHARS', flag: 'input-chars', type: 'integer', help: 'max chars of a prompt / embeddings input' },
   { path: 'limits.embedding_inputs', env: 'SWITCHYARD_EMBEDDING_INPUTS', flag: 'embedding-inputs', type: 'integer', help: 'max inputs per /v1/embeddings call' },
