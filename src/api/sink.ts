@@ -9,11 +9,13 @@
  * by the handler before openStream becomes an error response, after it the
  * stream ends with an SSE error event.
  */
+import type { AbortHook } from '../providers/types.ts';
+
 export type HeaderList = readonly (readonly [string, string])[];
 
 export interface ResponseSink {
   /** Aborted when the client goes away: pass it to upstream requests. */
-  readonly signal: AbortSignal;
+  readonly signal: AbortHook;
   /** A complete JSON response. */
   send(status: number, body: string, headers?: HeaderList): void;
   /** Starts a 200 text/event-stream response; the headers go out with the first write. */

@@ -16,6 +16,7 @@
 import type { HttpResponse } from './uws.ts';
 import { ApiError, errorReply, type ErrorDialect } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
+import type { AbortHook } from '../providers/types.ts';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
@@ -57,6 +58,49 @@ export class Lifecycle {
   }
 }
 
+/**
+ * "The client went away" for one exchange: a flag and its listeners, the
+ * AbortHook the gateway and the SSE writer listen on. It replaced an
+ * AbortController (an EventTarget, plus a listener object per
+ * addEventListener): with the upstream call's own controller, that was ~3 µs
+ * a request of the proxy path (createAbortSignal and event_target in the
+ * profile). Semantics kept: listeners run once, in order, on the first
+ * abort; a listener added after the abort never runs; a throwing listener
+ * does not stop the others and surfaces as an uncaught exception, as with
+ * EventTarget.
+ */
+export class ClientGone implements AbortHook {
+  aborted = false;
+  private first: (() => void) | null = null;
+  private rest: (() => void)[] | null = null;
+
+  /** Always once: an abort happens once. */
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
+    if (this.aborted) return;
+    if (this.first === null && this.rest === null) this.first = listener;
+    else (this.rest ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    if (this.first === listener) { this.first = null; return; }
+    const r = this.rest;
+    if (r !== null) { const i = r.indexOf(listener); if (i >= 0) r.splice(i, 1); }
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const first = this.first, rest = this.rest;
+    this.first = this.rest = null;
+    if (first !== null) run(first);
+    if (rest !== null) for (const l of rest) run(l);
+  }
+}
+
+function run(listener: () => void): void {
+  try { listener(); } catch (e) { queueMicrotask(() => { throw e; }); }
+}
+
 /** Initial body buffer when Content-Length is absent or large: grows by doubling up to the limit. */
 const INITIAL_BODY = 16 * 1024;
 
@@ -65,8 +109,8 @@ export class Exchange {
   /** Error body shape for this route (OpenAI's on the OpenAI-compatible endpoints). */
   dialect: ErrorDialect = 'switchyard';
   private code: string | undefined;
-  /** Created on first use of `signal`: most requests never need one (~1 µs saved). */
-  private ac: AbortController | undefined;
+  /** Created on first use of `signal`: most routes never need one. */
+  private gone: ClientGone | undefined;
   private aborted = false;
 
   constructor(readonly res: HttpResponse, readonly method: string, readonly path: string, private readonly life: Lifecycle, private readonly t0 = performance.now()) {
@@ -76,18 +120,18 @@ export class Exchange {
       this.done = true;
       this.aborted = true;
       this.finished(0, 'aborted');
-      this.ac?.abort();
+      this.gone?.abort();
     });
   }
 
   /** Aborted when the client disconnects before the response ended: cancels upstream work. */
-  get signal(): AbortSignal {
-    if (this.ac === undefined) {
-      this.ac = new AbortController();
+  get signal(): ClientGone {
+    if (this.gone === undefined) {
+      this.gone = new ClientGone();
       // First asked for after the client left (e.g. after an async embedding): born aborted.
-      if (this.aborted) this.ac.abort();
+      if (this.aborted) this.gone.abort();
     }
-    return this.ac.signal;
+    return this.gone;
   }
 
   /** The server is draining: responses should ask keep-alive clients to close. */

@@ -18,6 +18,7 @@ import type { Exchange } from './exchange.ts';
 import { errorReply } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { HeaderList, ResponseSink } from '../api/sink.ts';
+import type { AbortHook } from '../providers/types.ts';
 
 export class SseResponse implements ResponseSink {
   private opened = false;
@@ -30,7 +31,7 @@ export class SseResponse implements ResponseSink {
 
   constructor(private readonly x: Exchange) {}
 
-  get signal(): AbortSignal {
+  get signal(): AbortHook {
     return this.x.signal;
   }
 

@@ -22,7 +22,7 @@ import type { SseEvent } from '../streaming/sse-parser.ts';
 import { UpstreamError } from './failure.ts';
 import type {
   Backend, ChatChunk, ChatCompletion, ChatMessage, ChatRequest, ContentPart, FinishReason, ProviderAdapter, StreamContext,
-  StreamTransformer, UpstreamRequestSpec, Usage,
+  StreamItem, StreamTransformer, UpstreamRequestSpec, Usage,
 } from './types.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -168,7 +168,7 @@ class AnthropicStream implements StreamTransformer {
     return c;
   }
 
-  push(ev: SseEvent, out: ChatChunk[]): void {
+  push(ev: SseEvent, out: StreamItem[]): void {
     // The `event:` line names the type, and so does data.type; data is authoritative (the event line is optional in the spec).
     let d: { type?: string; [k: string]: any };
     try { d = JSON.parse(ev.data); } catch { throw new UpstreamError('bad_response', `anthropic stream event "${ev.event}" is not JSON`); }

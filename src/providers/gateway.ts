@@ -16,8 +16,9 @@ import { countsAgainstHealth, UpstreamError } from './failure.ts';
 import { runFallback, type AttemptRecord } from './fallback.ts';
 import type { HealthTracker } from './health.ts';
 import { getAdapter } from './registry.ts';
+import { redact } from './redact.ts';
 import type { UpstreamClient, Timeouts } from './upstream.ts';
-import type { Backend, ChatCompletion, ChatRequest, Pricing, Usage } from './types.ts';
+import type { AbortHook, Backend, ChatCompletion, ChatRequest, CompletionText, Pricing, ProviderAdapter, Usage } from './types.ts';
 import { ChunkStream, type StreamSummary } from '../streaming/chunk-stream.ts';
 
 export interface ModelRoute {
@@ -48,7 +49,10 @@ interface Common {
 
 export interface JsonResult extends Common {
   stream: false;
-  completion: ChatCompletion;
+  /** The chat.completion as JSON text (one object), as it goes to the client. */
+  json: string;
+  /** The same, parsed (on first use: the edge sends `json` and never needs it). */
+  readonly completion: ChatCompletion;
   usage: Usage | null;
   /** null when the model has no pricing or the upstream sent no usage. */
   costUsd: number | null;
@@ -68,6 +72,32 @@ export type ChatResult = JsonResult | StreamResult;
 
 export const DEFAULT_BACKEND_DOWN_MS = 10_000;
 
+class JsonAnswer implements JsonResult {
+  readonly stream = false;
+  chain: AttemptRecord[] = [];
+  private parsed: ChatCompletion | undefined;
+  constructor(
+    readonly model: string, readonly backend: string, readonly json: string, readonly usage: Usage | null,
+    readonly costUsd: number | null, readonly latencyMs: number, readonly ttfbMs: number,
+  ) {}
+
+  get completion(): ChatCompletion {
+    return (this.parsed ??= JSON.parse(this.json) as ChatCompletion);
+  }
+}
+
+/** Adapters without a text fast path: parse, convert, serialise. */
+function completionText(adapter: ProviderAdapter, body: Buffer, created: number): CompletionText {
+  if (adapter.readResponse) return adapter.readResponse(body, created);
+  const text = body.toString('utf8');
+  let j: unknown;
+  try { j = JSON.parse(text); } catch { throw new UpstreamError('bad_response', redact(`response body is not JSON: ${text.slice(0, 200)}`)); }
+  const completion = adapter.parseResponse(j, created);
+  // The edge appends its own `switchyard` member (withSwitchyard): an upstream's would be a duplicate key.
+  delete completion.switchyard;
+  return { json: JSON.stringify(completion), usage: completion.usage ?? null };
+}
+
 export class ChatGateway {
   readonly balancer: Balancer;
   private readonly now: () => number;
@@ -77,19 +107,27 @@ export class ChatGateway {
     this.balancer = opts.balancer ?? new Balancer(this.now);
   }
 
-  /** Throws UpstreamChainError when no candidate could answer (see fallback.ts). */
-  async chat(req: ChatRequest, candidates: readonly string[], signal?: AbortSignal): Promise<ChatResult> {
-    const created = Math.floor(Date.now() / 1000);
-    const { health } = this.opts;
-    const r = await runFallback(candidates, (model) => this.attempt(req, model, created, signal), {
-      skip: (m) => !health.allow(m),
-      signal,
-      now: this.now,
-    });
-    return { ...r.value, chain: r.chain };
+  private readonly mergedTimeouts = new WeakMap<ModelRoute, Partial<Timeouts>>();
+
+  /** A model's own timeouts over the gateway's, merged once (the upstream client caches by object). */
+  private routeTimeouts(route: ModelRoute): Partial<Timeouts> {
+    let t = this.mergedTimeouts.get(route);
+    if (t === undefined) { t = { ...this.opts.timeouts, ...route.timeouts }; this.mergedTimeouts.set(route, t); }
+    return t;
   }
 
-  private async attempt(req: ChatRequest, model: string, created: number, signal: AbortSignal | undefined): Promise<ChatResult> {
+  /** Made once: a named closure per request costs a defineProperty under tsx (see fallback.ts). */
+  private readonly skip = (m: string): boolean => !this.opts.health.allow(m);
+
+  /** Throws UpstreamChainError when no candidate could answer (see fallback.ts). */
+  async chat(req: ChatRequest, candidates: readonly string[], signal?: AbortHook): Promise<ChatResult> {
+    const created = Math.floor(Date.now() / 1000);
+    const r = await runFallback(candidates, (model) => this.attempt(req, model, created, signal), { skip: this.skip, signal, now: this.now });
+    r.value.chain = r.chain;
+    return r.value;
+  }
+
+  private async attempt(req: ChatRequest, model: string, created: number, signal: AbortHook | undefined): Promise<ChatResult> {
     const { models, client, health } = this.opts;
     const route = models.get(model);
     if (!route) throw new UpstreamError('no_backend', `model "${model}" has no configured backend`);
@@ -97,37 +135,42 @@ export class ChatGateway {
     if (!backend) throw new UpstreamError('no_backend', `every backend of "${model}" is marked down`);
     const adapter = getAdapter(backend.provider);
     const spec = adapter.buildRequest(req, backend);
-    const timeouts = route.timeouts ? { ...this.opts.timeouts, ...route.timeouts } : this.opts.timeouts;
+    const timeouts = route.timeouts ? this.routeTimeouts(route) : this.opts.timeouts;
     const t0 = this.now();
-    const failed = (e: unknown): never => {
-      const err = e instanceof UpstreamError ? e : new UpstreamError('bad_response', (e as Error)?.message ?? String(e));
-      if (err.kind === 'connect') this.balancer.markDown(backend.id, this.opts.backendDownMs ?? DEFAULT_BACKEND_DOWN_MS);
-      if (countsAgainstHealth(err.kind)) health.record(model, { ok: false });
-      throw err;
-    };
-    const cost = (u: Usage | null): number | null => (u && route.pricing ? costUsd(u, route.pricing) : null);
 
     let res;
-    try { res = await client.request(backend.baseUrl, spec, { timeouts, signal }); } catch (e) { return failed(e); }
+    try { res = await client.request(backend.baseUrl, spec, { timeouts, signal }); } catch (e) { return this.failed(e, model, backend.id); }
 
     if (!req.stream) {
-      let completion: ChatCompletion;
-      try { completion = adapter.parseResponse(await res.json(), created); } catch (e) { return failed(e); }
+      let text: CompletionText;
+      try { text = completionText(adapter, await res.bytes(), created); } catch (e) { return this.failed(e, model, backend.id); }
       const latencyMs = this.now() - t0;
       const ttfbMs = res.ttfbMs === res.ttfbMs ? res.ttfbMs : res.headersMs;
       health.record(model, { ok: true, latencyMs, ttfbMs });
-      const usage = completion.usage ?? null;
-      return { stream: false, model, backend: backend.id, chain: [], completion, usage, costUsd: cost(usage), latencyMs, ttfbMs };
+      return new JsonAnswer(model, backend.id, text.json, text.usage, costOf(text.usage, route.pricing), latencyMs, ttfbMs);
     }
 
-    const tx = adapter.createStreamTransformer({ includeUsage: req.stream_options?.include_usage === true, created });
+    // passThrough: the edge writes chunks as JSON text, so an OpenAI upstream's events need no parsing.
+    const tx = adapter.createStreamTransformer({ includeUsage: req.stream_options?.include_usage === true, created, passThrough: true });
     const chunks = new ChunkStream(res, tx, t0, this.now);
-    try { await chunks.peek(); } catch (e) { return failed(e); }
+    try { await chunks.peek(); } catch (e) { return this.failed(e, model, backend.id); }
     const finished = chunks.finished.then((s) => {
       if (!s.error) health.record(model, { ok: true, latencyMs: s.latencyMs, ttfbMs: s.ttfbMs });
       else if (countsAgainstHealth(s.error.kind)) health.record(model, { ok: false });
-      return { ...s, costUsd: cost(s.usage) };
+      return { ...s, costUsd: costOf(s.usage, route.pricing) };
     });
     return { stream: true, model, backend: backend.id, chain: [], chunks, finished };
   }
+
+  /** A failure before the first byte: mark the backend down (connect) and the model's health, then rethrow. */
+  private failed(e: unknown, model: string, backendId: string): never {
+    const err = e instanceof UpstreamError ? e : new UpstreamError('bad_response', (e as Error)?.message ?? String(e));
+    if (err.kind === 'connect') this.balancer.markDown(backendId, this.opts.backendDownMs ?? DEFAULT_BACKEND_DOWN_MS);
+    if (countsAgainstHealth(err.kind)) this.opts.health.record(model, { ok: false });
+    throw err;
+  }
+}
+
+function costOf(u: Usage | null, pricing: Pricing | null | undefined): number | null {
+  return u && pricing ? costUsd(u, pricing) : null;
 }

@@ -6,22 +6,54 @@
  *    the gateway learns the token counts (cost accounting); the final
  *    usage-only chunk and the `usage: null` fields are dropped again when the
  *    client did not ask for them, so the client sees what OpenAI would send.
+ *
+ * Pass-through means bytes where possible (the gateway's hot path): a JSON
+ * answer is forwarded as the upstream's text (readResponse), and a stream
+ * event that needs no change goes out as its data text (passThrough), so the
+ * common answer is never parsed and re-serialised. Measured on the mock's
+ * 24-event stream: parse + delete usage + stringify ~1.5 µs an event, ~36 µs
+ * a stream; the text checks below 2.2 µs a stream. (Through the gateway, 64
+ * connections, one HTTP thread, SSE went from 162 to ~80 µs of CPU a request
+ * with this and the transport change in upstream.ts.)
+ *
+ * Checked without parsing: the text is one object ({...}); "error" and
+ * "usage" keys are found by a substring search, and any event where they are
+ * not exactly the expected shape takes the parsing path, which is the exact
+ * old behaviour. What is lost: an event (or answer) that looks like an object
+ * but is not valid JSON reaches the client as it came instead of failing with
+ * bad_response.
  */
 import type { SseEvent } from '../streaming/sse-parser.ts';
 import { UpstreamError } from './failure.ts';
-import type { Backend, ChatChunk, ChatCompletion, ChatRequest, ProviderAdapter, StreamContext, StreamTransformer, UpstreamRequestSpec, Usage } from './types.ts';
+import { redact } from './redact.ts';
+import type {
+  Backend, ChatChunk, ChatCompletion, ChatRequest, CompletionText, ProviderAdapter, StreamContext, StreamItem, StreamTransformer,
+  UpstreamRequestSpec, Usage,
+} from './types.ts';
+
+/** Headers depend on the backend and on streaming only: built once per (backend, stream), shared read-only. */
+const headerCache = new WeakMap<Backend, [Record<string, string>, Record<string, string>]>();
+
+function headersFor(backend: Backend, stream: boolean): Record<string, string> {
+  let pair = headerCache.get(backend);
+  if (pair === undefined) {
+    const make = (s: boolean): Record<string, string> => {
+      const h: Record<string, string> = { 'content-type': 'application/json', accept: s ? 'text/event-stream' : 'application/json' };
+      // No key configured (a local vLLM, the mock): send no credentials at all rather than "Bearer ".
+      if (backend.apiKey !== '') h.authorization = `Bearer ${backend.apiKey}`;
+      if (backend.headers) Object.assign(h, backend.headers);
+      return Object.freeze(h) as Record<string, string>;
+    };
+    pair = [make(false), make(true)];
+    headerCache.set(backend, pair);
+  }
+  return pair[stream ? 1 : 0];
+}
 
 function buildRequest(req: ChatRequest, backend: Backend): UpstreamRequestSpec {
   const body: ChatRequest = { ...req, model: backend.upstreamModel };
   if (req.stream) body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    accept: req.stream ? 'text/event-stream' : 'application/json',
-  };
-  // No key configured (a local vLLM, the mock): send no credentials at all rather than "Bearer ".
-  if (backend.apiKey !== '') headers.authorization = `Bearer ${backend.apiKey}`;
-  if (backend.headers) Object.assign(headers, backend.headers);
-  return { path: '/chat/completions', headers, body: JSON.stringify(body) };
+  return { path: '/chat/completions', headers: headersFor(backend, req.stream === true), body: JSON.stringify(body) };
 }
 
 function parseResponse(json: unknown): ChatCompletion {
@@ -32,20 +64,102 @@ function parseResponse(json: unknown): ChatCompletion {
   return j;
 }
 
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** Index of the value after `"key"` + optional spaces + ':' + optional spaces at `at`, or -1. */
+function valueAt(s: string, at: number, keyLen: number): number {
+  let i = at + keyLen;
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+  if (s.charCodeAt(i) !== 0x3a) return -1;
+  i++;
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/** End (exclusive) of the JSON object starting at `from` ('{'), skipping strings; -1 if unbalanced. */
+function objectEnd(s: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) { // string: skip to its closing quote
+      for (i++; i < s.length; i++) { const d = s.charCodeAt(i); if (d === 0x5c) i++; else if (d === 0x22) break; }
+    } else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * The completion's text as the upstream sent it, when it is plainly a
+ * chat.completion (an object with a "choices" array, no "switchyard" key of
+ * its own) whose top-level usage can be read from its last "usage" key;
+ * anything unusual goes through JSON.parse + parseResponse instead.
+ */
+function readResponse(body: Buffer): CompletionText {
+  const s = body.toString('utf8');
+  let a = 0, b = s.length - 1;
+  while (a <= b && isSpace(s.charCodeAt(a))) a++;
+  while (b >= a && isSpace(s.charCodeAt(b))) b--;
+  fast: if (s.charCodeAt(a) === 0x7b && s.charCodeAt(b) === 0x7d && !s.includes('"switchyard"')) {
+    const c = s.indexOf('"choices"');
+    if (c < 0 || s.charCodeAt(valueAt(s, c, 9)) !== 0x5b) break fast;
+    const u = s.lastIndexOf('"usage"');
+    let usage: Usage | null = null;
+    if (u >= 0) {
+      const v = valueAt(s, u, 7);
+      if (v < 0) break fast;
+      if (s.startsWith('null', v)) usage = null;
+      else {
+        const e = s.charCodeAt(v) === 0x7b ? objectEnd(s, v) : -1;
+        if (e < 0) break fast;
+        try { usage = JSON.parse(s.slice(v, e)) as Usage; } catch { break fast; }
+      }
+    }
+    return { json: a === 0 && b === s.length - 1 ? s : s.slice(a, b + 1), usage };
+  }
+  let j: unknown;
+  try { j = JSON.parse(s); } catch { throw new UpstreamError('bad_response', redact(`response body is not JSON: ${s.slice(0, 200)}`)); }
+  const completion = parseResponse(j);
+  // The edge appends its own `switchyard` member (withSwitchyard): an upstream's would be a duplicate key.
+  delete completion.switchyard;
+  return { json: JSON.stringify(completion), usage: completion.usage ?? null };
+}
+
 function errorMessage(o: { error?: unknown }): string {
   const e = o.error as { message?: unknown } | string | undefined;
   if (typeof e === 'string') return e;
   return typeof e?.message === 'string' ? e.message : 'upstream stream error';
 }
 
+/** How OpenAI (and vLLM) end every chunk when include_usage is on: compact JSON, usage last. */
+const USAGE_NULL_TAIL = ',"usage":null}';
+/**
+ * The keys that make an event need parsing. One regex test an event: 0.04 µs,
+ * where two String#includes were 0.28 µs (V8's substring search starts on '"',
+ * the commonest byte in JSON). Global, so lastIndex tells where the match ended.
+ */
+const KEYS = /"(?:error|usage)"/g;
+
 class OpenAiStream implements StreamTransformer {
   done = false;
   usage: Usage | null = null;
-  constructor(private readonly includeUsage: boolean) {}
+  constructor(private readonly includeUsage: boolean, private readonly passThrough: boolean) {}
 
-  push(ev: SseEvent, out: ChatChunk[]): void {
+  push(ev: SseEvent, out: StreamItem[]): void {
     const data = ev.data;
     if (data === '[DONE]') { this.done = true; return; }
+    if (this.passThrough) {
+      const n = data.length;
+      if (n > 1 && data.charCodeAt(0) === 0x7b && data.charCodeAt(n - 1) === 0x7d) {
+        KEYS.lastIndex = 0;
+        if (!KEYS.test(data)) { out.push(data); return; }
+        // The first (so only) match is the trailing "usage":null: the client gets it only if it asked.
+        if (KEYS.lastIndex === n - USAGE_NULL_TAIL.length + 8 && data.endsWith(USAGE_NULL_TAIL)) {
+          out.push(this.includeUsage ? data : data.slice(0, n - USAGE_NULL_TAIL.length) + '}');
+          return;
+        }
+      }
+    }
     let chunk: ChatChunk & { error?: unknown };
     try { chunk = JSON.parse(data); } catch { throw new UpstreamError('bad_response', 'upstream stream event is not JSON'); }
     if (chunk === null || typeof chunk !== 'object') throw new UpstreamError('bad_response', 'upstream stream event is not an object');
@@ -65,5 +179,6 @@ export const openai: ProviderAdapter = {
   defaultBaseUrl: 'https://api.openai.com/v1',
   buildRequest,
   parseResponse,
-  createStreamTransformer: (ctx: StreamContext) => new OpenAiStream(ctx.includeUsage),
+  readResponse,
+  createStreamTransformer: (ctx: StreamContext) => new OpenAiStream(ctx.includeUsage, ctx.passThrough === true),
 };

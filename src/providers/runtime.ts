@@ -62,6 +62,23 @@ export class GatewayRuntime {
     this.gateway = new ChatGateway({ models: this.routes, client: this.client, health: this.health, timeouts: config.timeouts, backendDownMs: config.backend_down_ms });
   }
 
+  private masked: { models: readonly string[]; mask: Uint8Array; count: number } | null = null;
+
+  /**
+   * 1 for each of `models` (a router profile's list, by index) that has a
+   * backend here, and how many. Cached for the last list seen: it is the
+   * loaded profile's, the same array on every request.
+   */
+  backedMask(models: readonly string[]): { mask: Uint8Array; count: number } {
+    const m = this.masked;
+    if (m !== null && m.models === models) return m;
+    const mask = new Uint8Array(models.length);
+    let count = 0;
+    for (let i = 0; i < models.length; i++) if (this.routes.has(models[i])) { mask[i] = 1; count++; }
+    this.masked = { models, mask, count };
+    return this.masked;
+  }
+
   pricing(model: string): Pricing | null {
     return this.routes.get(model)?.pricing ?? null;
   }

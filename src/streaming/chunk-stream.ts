@@ -12,10 +12,15 @@
  *
  * Every stream ends exactly once, reported through `finished` (usage, timing,
  * error if any) for health, cost and logs.
+ *
+ * Two ways to consume: iterate (ChatChunk objects; a pass-through
+ * transformer's JSON text is parsed on the way out), or nextBatch() (the edge:
+ * every item from one upstream read at once, JSON text left as text, so an
+ * OpenAI upstream's events are never parsed and re-serialised).
  */
 import { SseParser, type SseEvent } from './sse-parser.ts';
 import { UpstreamError } from '../providers/failure.ts';
-import type { ChatChunk, StreamTransformer, Usage } from '../providers/types.ts';
+import type { ChatChunk, StreamItem, StreamTransformer, Usage } from '../providers/types.ts';
 
 export interface StreamSummary {
   usage: Usage | null;
@@ -38,10 +43,12 @@ export class ChunkStream implements AsyncIterableIterator<ChatChunk> {
   private readonly it: AsyncIterator<Uint8Array>;
   private readonly parser = new SseParser();
   private readonly events: SseEvent[] = [];
-  private queue: ChatChunk[] = [];
+  private queue: StreamItem[] = [];
   private qi = 0;
   private ended = false;
   private settled = false;
+  /** Settled without an error: the terminal event was seen. */
+  private settledOk = false;
   private delivered = 0;
   private ttfbMs = NaN;
 
@@ -83,7 +90,9 @@ export class ChunkStream implements AsyncIterableIterator<ChatChunk> {
 
   private substantive(): boolean {
     for (let i = this.qi; i < this.queue.length; i++) {
-      const c = this.queue[i].choices[0];
+      const item = this.queue[i];
+      // Pass-through text is parsed here only while peeking (the first event or two).
+      const c = (typeof item === 'string' ? JSON.parse(item) as ChatChunk : item).choices[0];
       if (c === undefined || c.finish_reason !== null) return true;
       for (const k in c.delta) if (k !== 'role' && (k !== 'content' || c.delta.content)) return true;
     }
@@ -97,7 +106,35 @@ export class ChunkStream implements AsyncIterableIterator<ChatChunk> {
       if (this.qi >= this.queue.length) return { value: undefined, done: true };
     }
     this.delivered++;
-    return { value: this.queue[this.qi++], done: false };
+    const item = this.queue[this.qi++];
+    return { value: typeof item === 'string' ? JSON.parse(item) as ChatChunk : item, done: false };
+  }
+
+  /**
+   * Every item queued, reading upstream first if none is: what one upstream
+   * read produced, so the edge sends it in one write. null once the stream is
+   * over; errors as next(). Strings are a chunk's JSON text (pass-through).
+   */
+  async nextBatch(): Promise<StreamItem[] | null> {
+    if (this.qi >= this.queue.length) {
+      if (this.ended) return null;
+      await this.fill();
+      if (this.qi >= this.queue.length) return null;
+    }
+    const out = this.qi === 0 ? this.queue : this.queue.slice(this.qi);
+    this.delivered += out.length;
+    this.queue = [];
+    this.qi = 0;
+    return out;
+  }
+
+  /**
+   * The upstream's terminal event was seen and every item handed out: what
+   * is pending can go out together with the end of the response (one write
+   * instead of two).
+   */
+  get complete(): boolean {
+    return this.ended && this.settledOk && this.qi >= this.queue.length;
   }
 
   /** The consumer stopped early (client gone): cancel the upstream request. */
@@ -156,6 +193,7 @@ export class ChunkStream implements AsyncIterableIterator<ChatChunk> {
   private settle(error?: UpstreamError): void {
     if (this.settled) return;
     this.settled = true;
+    this.settledOk = error === undefined;
     const s: StreamSummary = { usage: this.tx.usage, ttfbMs: this.ttfbMs, latencyMs: this.now() - this.t0, chunks: this.delivered + (this.queue.length - this.qi) };
     if (error) s.error = error;
     this.resolveFinished(s);

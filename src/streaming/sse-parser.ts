@@ -13,7 +13,7 @@
  * was seen; unknown fields are ignored; an incomplete event at end of stream is
  * discarded (as the spec says; upstreams end with a blank line anyway).
  *
- * Cost: one pass over each byte via native indexOf, one TextDecoder call per
+ * Cost: one pass over each byte via native indexOf, one UTF-8 decode per
  * field value, a copy only for the tail of a chunk that ends mid-line.
  */
 
@@ -34,17 +34,30 @@ const NUL = 0x00;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
+const EMPTY = new Uint8Array(0);
 // Field names as bytes: d a t a / e v e n t / i d / r e t r y.
 const d = 0x64, a = 0x61, t = 0x74, e = 0x65, v = 0x76, n = 0x6e, i_ = 0x69, r = 0x72, y = 0x79;
 
 // ignoreBOM: keep a U+FEFF that begins a field value; only the stream-start BOM is dropped (below).
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/**
+ * UTF-8 bytes [s, e) of `b` as text. Buffers (what undici hands out, and the
+ * parser's own carry-over buffer) decode in place; TextDecoder needs a
+ * subarray object per field first. Same output: both replace invalid
+ * sequences with U+FFFD and keep a leading U+FEFF. Measured: 24-event
+ * stream (the mock's), 3.9 -> 3.1 µs of parsing.
+ */
+function text(b: Uint8Array, s: number, e: number): string {
+  return b instanceof Buffer ? b.toString('utf8', s, e) : decoder.decode(b.subarray(s, e));
+}
+
 export class SseParser {
   /** Reconnection time from the last valid `retry` field; null if none seen. */
   retryMs: number | null = null;
 
-  private pend = new Uint8Array(256);
+  /** The unfinished line a chunk ended with; allocated on first need (most streams' reads end on an event boundary). */
+  private pend: Uint8Array = EMPTY;
   private pendLen = 0;
   private bomPos = 0;
   private bomDone = false;
@@ -115,7 +128,7 @@ export class SseParser {
   private append(src: Uint8Array, s: number, e2: number): void {
     const need = this.pendLen + (e2 - s);
     if (need > this.pend.length) {
-      const grown = new Uint8Array(Math.max(need, this.pend.length * 2));
+      const grown = Buffer.allocUnsafe(Math.max(need, this.pend.length * 2, 256));
       grown.set(this.pend.subarray(0, this.pendLen));
       this.pend = grown;
     }
@@ -132,14 +145,14 @@ export class SseParser {
     if (vs < end && b[vs] === SPACE) vs++;
     const len = c - s;
     if (len === 4 && b[s] === d && b[s + 1] === a && b[s + 2] === t && b[s + 3] === a) {
-      const val = vs < end ? decoder.decode(b.subarray(vs, end)) : '';
+      const val = vs < end ? text(b, vs, end) : '';
       if (this.hasData) this.data += '\n' + val;
       else { this.data = val; this.hasData = true; }
     } else if (len === 5 && b[s] === e && b[s + 1] === v && b[s + 2] === e && b[s + 3] === n && b[s + 4] === t) {
-      this.type = vs < end ? decoder.decode(b.subarray(vs, end)) : '';
+      this.type = vs < end ? text(b, vs, end) : '';
     } else if (len === 2 && b[s] === i_ && b[s + 1] === d) {
       for (let k = vs; k < end; k++) if (b[k] === NUL) return;
-      this.lastId = vs < end ? decoder.decode(b.subarray(vs, end)) : '';
+      this.lastId = vs < end ? text(b, vs, end) : '';
     } else if (len === 5 && b[s] === r && b[s + 1] === e && b[s + 2] === t && b[s + 3] === r && b[s + 4] === y) {
       if (vs === end) return;
       let ms = 0;

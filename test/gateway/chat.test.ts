@@ -9,7 +9,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { costUsd } from '../../src/providers/cost.ts';
-import { usd } from '../../src/api/chat.ts';
+import { usd, withSwitchyard } from '../../src/api/chat.ts';
 import { anthropicModel, chat, openaiModel, sseLines, startGateway, startMocks, user, waitFor, type Gateway, type Mocks } from './helpers.ts';
 
 const PRICES = {
@@ -142,6 +142,14 @@ describe('cost', () => {
       const est = Number(r.headers.get('x-switchyard-estimated-cost-usd'));
       assert.ok(est > 0 && Math.abs(est - r.json.switchyard.estimated_cost_usd) < 1e-9);
       assert.ok(!/e/i.test(r.headers.get('x-switchyard-cost-usd')!), 'fixed-point, never 1e-7 notation');
+    }
+  });
+
+  it('withSwitchyard() adds the member to the answer\'s text as a parse would', () => {
+    const sw = { model: 'm', cost_usd: null, candidates: ['a', 'b'] };
+    for (const json of ['{"id":"x","choices":[]}', '{ "id" : "x" , "choices" : [ ] }\n', '{}', '{ \n }', '{"a":{"b":"}"}}']) {
+      const out = withSwitchyard(json.trim(), sw);
+      assert.deepEqual(JSON.parse(out), { ...JSON.parse(json), switchyard: sw }, json);
     }
   });
 

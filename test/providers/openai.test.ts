@@ -57,6 +57,71 @@ describe('openai pass-through', () => {
     assert.throws(() => tx.push(ev('not json'), []), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response');
   });
 
+  describe('pass-through (the gateway\'s mode): event text instead of objects, same content', () => {
+    const variants = [
+      ...upstream.slice(0, 4),
+      // Keys that force the parsing path, and look-alikes that must not change anything.
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"error"},"finish_reason":null}],"usage":null}',
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a \\"usage\\" b"},"finish_reason":null}],"usage":null}',
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}], "usage": null}',
+      '{"id":"c","usage":null,"object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"y"},"finish_reason":null}]}',
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"z"},"finish_reason":null}]}',
+      '[DONE]',
+    ];
+    for (const includeUsage of [false, true]) {
+      it(`include_usage ${includeUsage}`, () => {
+        const fast = openai.createStreamTransformer({ includeUsage, created: 0, passThrough: true });
+        const slow = openai.createStreamTransformer({ includeUsage, created: 0 });
+        const a: (ChatChunk | string)[] = [];
+        const b: ChatChunk[] = [];
+        for (const d of variants) { fast.push(ev(d), a); slow.push(ev(d), b); }
+        assert.deepEqual(a.map((x) => (typeof x === 'string' ? JSON.parse(x) : x)), b);
+        assert.deepEqual(fast.usage, slow.usage);
+        assert.equal(fast.done, true);
+        // The plain content chunks went through as text; the usage-only chunk was parsed.
+        assert.equal(typeof a[1], 'string');
+        assert.ok(a.some((x) => typeof x !== 'string'));
+      });
+    }
+
+    it('still raises error events, whatever else the event holds', () => {
+      const tx = openai.createStreamTransformer({ includeUsage: false, created: 0, passThrough: true });
+      assert.throws(() => tx.push(ev('{"error":{"message":"overloaded"}}'), []), (e: unknown) => e instanceof UpstreamError && e.kind === 'stream_error' && e.message === 'overloaded');
+      assert.throws(() => tx.push(ev('{"id":"c","choices":[],"error":{"message":"mid"},"usage":null}'), []), (e: unknown) => e instanceof UpstreamError && e.message === 'mid');
+      assert.throws(() => tx.push(ev('not json'), []), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response');
+    });
+  });
+
+  describe('readResponse: the answer\'s text, usage read without a full parse', () => {
+    const answer = '{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"the \\"usage\\" is {not} here"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{"cached_tokens":0}}}';
+    const read = (s: string) => openai.readResponse!(Buffer.from(s), 0);
+
+    it('forwards the text unchanged and reads usage', () => {
+      const r = read(answer);
+      assert.equal(r.json, answer);
+      assert.deepEqual(r.usage, JSON.parse(answer).usage);
+      assert.equal(read(`\n  ${answer}\n`).json, answer, 'surrounding whitespace trimmed');
+      assert.equal(read(answer.replace(/,"usage":.*}$/, '}')).usage, null);
+      assert.equal(read(answer.replace(/"usage":.*}$/, '"usage":null}')).usage, null);
+    });
+
+    it('takes the parsing path for anything unusual, with the same result', () => {
+      const spaced = JSON.stringify(JSON.parse(answer), null, 2);
+      assert.deepEqual(JSON.parse(read(spaced).json), JSON.parse(answer));
+      assert.deepEqual(read(spaced).usage, JSON.parse(answer).usage);
+      // Its own "switchyard" key would clash with the one the gateway adds: dropped.
+      const own = answer.replace('"id":"x"', '"id":"x","switchyard":{"a":1}');
+      assert.equal(JSON.parse(read(own).json).switchyard, undefined);
+      assert.deepEqual(read(own).usage, JSON.parse(answer).usage);
+    });
+
+    it('rejects what is not a chat.completion as bad_response', () => {
+      for (const bad of ['<html>502</html>', '{"error":"x"}', answer.slice(0, -5), '']) {
+        assert.throws(() => read(bad), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response', bad);
+      }
+    });
+  });
+
   it('validates the JSON answer shape', () => {
     const ok = { id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [] };
     assert.equal(openai.parseResponse(ok, 0), ok);

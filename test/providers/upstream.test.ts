@@ -1,6 +1,6 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { UpstreamClient, errorText } from '../../src/providers/upstream.ts';
+import { READ_AHEAD_BYTES, UpstreamClient, errorText } from '../../src/providers/upstream.ts';
 import { UpstreamError, kindForNetworkError, kindForStatus } from '../../src/providers/failure.ts';
 import { secrets } from '../../src/providers/redact.ts';
 import { openai } from '../../src/providers/openai.ts';
@@ -114,6 +114,40 @@ describe('UpstreamClient against the mock', () => {
     await rejects(p, 'aborted');
     await waitFor(() => mock.stats().aborted === 1, 2000, 'the mock to see the abort');
     await rejects(client.request(`${mock.url}/v1`, spec(REQ), { signal: ac.signal }), 'aborted');
+  });
+
+  it('reads a JSON body larger than the read-ahead: bytes() resumes a paused read (regression)', async () => {
+    const big = await startMockUpstream({ chunks: 60, chunkBytes: 1024 });
+    try {
+      const res = await client.request(`${big.url}/v1`, spec(REQ));
+      // Let undici fill the read-ahead and pause before the body is asked for, as under load.
+      await new Promise((r) => setTimeout(r, 50));
+      const body = await Promise.race([res.bytes(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('bytes() never resolved')), 5000).unref())]);
+      assert.ok(body.length > READ_AHEAD_BYTES * 2, `body of ${body.length} bytes`);
+      const j = JSON.parse(body.toString()) as { choices: { message: { content: string } }[] };
+      assert.equal(j.choices[0].message.content.length, 60 * 1024);
+    } finally { await big.close(); }
+  });
+
+  it('streams a body larger than the read-ahead in order, pausing and resuming the socket', async () => {
+    const res = await client.request(`${mock.url}/v1`, spec({ ...REQ, stream: true }, { 'x-mock-chunks': '400' }));
+    await new Promise((r) => setTimeout(r, 50));
+    let text = '';
+    for await (const c of res.body) text += Buffer.from(c).toString();
+    assert.ok(text.length > READ_AHEAD_BYTES * 2, `${text.length} bytes`);
+    assert.equal(text.match(/^data: /gm)?.length, 1 + 400 + 1 + 1 + 1, 'role, 400 content chunks, finish, usage (buildRequest asks for it), [DONE]');
+    const contents = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]);
+    assert.equal(contents.length, 401);
+    assert.match(text, /data: \[DONE\]\n\n$/);
+  });
+
+  it('frees every deadline when calls end, whichever way', async () => {
+    const res = await client.request(`${mock.url}/v1`, spec(REQ));
+    await res.bytes();
+    await rejects(client.request(`${mock.url}/v1`, spec(REQ, { 'x-mock-status': '500' })), 'http_5xx');
+    const s = await client.request(`${mock.url}/v1`, spec({ ...REQ, stream: true }));
+    for await (const _ of s.body) break;
+    assert.equal(client.deadlines.size, 0);
   });
 
   it('never lets the API key out through an error message', async () => {

@@ -47,6 +47,36 @@ describe('ChunkStream', () => {
     assert.ok(sum.ttfbMs >= 0);
   });
 
+  it('nextBatch() hands out one upstream read at a time, pass-through items as text; complete once the terminal event is in', async () => {
+    const passTx = () => openai.createStreamTransformer({ includeUsage: false, created: 0, passThrough: true });
+    const src = source([chunk('a') + chunk('b'), chunk('c'), chunk('d') + 'data: [DONE]\n\n']);
+    const s = new ChunkStream(src, passTx(), 0);
+    await s.peek();
+    const batches: (string | object)[][] = [];
+    for (let b = await s.nextBatch(); b !== null; b = await s.nextBatch()) {
+      batches.push(b);
+      if (batches.length < 3) assert.equal(s.complete, false);
+    }
+    assert.deepEqual(batches.map((b) => b.length), [2, 1, 1]);
+    assert.ok(batches.flat().every((x) => typeof x === 'string'), 'plain chunks stay text');
+    assert.deepEqual(batches.flat().map((x) => JSON.parse(x as string).choices[0].delta.content), ['a', 'b', 'c', 'd']);
+    assert.equal(s.complete, true);
+    assert.equal((await s.finished).chunks, 4);
+
+    // Iterating a pass-through stream still yields objects.
+    const it2 = new ChunkStream(source([chunk('x'), 'data: [DONE]\n\n']), passTx(), 0);
+    const got: unknown[] = [];
+    for await (const c of it2) got.push(c);
+    assert.equal((got[0] as { choices: { delta: { content: string } }[] }).choices[0].delta.content, 'x');
+  });
+
+  it('complete stays false when the stream failed', async () => {
+    const s = new ChunkStream(source([chunk('a')]), tx(), 0);
+    assert.equal((await s.nextBatch())?.length, 1);
+    await assert.rejects(s.nextBatch(), /ended before/);
+    assert.equal(s.complete, false);
+  });
+
   it('an error before any chunk was handed out stays retryable', async () => {
     const s = new ChunkStream(source(['data: {"error":{"message":"busy"}}\n\n']), tx(), 0);
     await assert.rejects(s.peek(), (e: unknown) => e instanceof UpstreamError && e.retryable && !e.afterFirstByte);
