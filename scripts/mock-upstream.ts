@@ -39,6 +39,7 @@ import { parseArgs } from 'node:util';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadRecordedResponsesDir, type RecordedResponses } from './mock-replay.ts';
+import { mulberry32 } from '../src/seeded-random.ts';
 
 export const DEFAULT_REPLAY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/data/routerbench');
 
@@ -124,16 +125,6 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-
 interface Req { model: string; stream: boolean; includeUsage: boolean; prompt: string; promptChars: number }
 type Api = 'openai' | 'anthropic';
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;

@@ -11,16 +11,9 @@ export interface KMeansResult {
   iterations: number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../seeded-random.ts';
+
+export { mulberry32 };
 
 function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
   let s = 0;

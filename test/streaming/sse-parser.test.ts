@@ -2,20 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SseParser, parseSseBuffer, type SseEvent } from '../../src/streaming/sse-parser.ts';
 import { formatSse, sseData, sseDataBatch, sseComment, sseError, SSE_DONE } from '../../src/streaming/sse-writer.ts';
+import { mulberry32 } from '../../src/seeded-random.ts';
 
 const enc = new TextEncoder();
 
-/** mulberry32: small, seeded, good enough for choosing cut points. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function parseChunked(buf: Uint8Array, cuts: number[]): SseEvent[] {
   const p = new SseParser();
@@ -70,7 +60,7 @@ describe('SseParser', () => {
   it('gives the same events for 500 seeded random chunkings', () => {
     const whole = parseSseBuffer(buf);
     for (let seed = 1; seed <= 500; seed++) {
-      const rand = rng(seed);
+      const rand = mulberry32(seed);
       const nCuts = 1 + Math.floor(rand() * 40);
       const cuts = Array.from({ length: nCuts }, () => Math.floor(rand() * buf.length)).sort((x, y) => x - y);
       assert.deepEqual(parseChunked(buf, cuts), whole, `seed ${seed}, cuts ${cuts.join(',')}`);

@@ -16,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
+import { mulberry32 } from '../../seeded-random.ts';
 
 // onnx-proto is CommonJS with `module.exports = root`, so only the default import works from ESM.
 const { onnx } = onnxProto;
@@ -135,20 +136,9 @@ function tokenizerJson(vocab: string[], maxLength: number): object {
 
 // ---------------------------------------------------------------- weights
 
-/** mulberry32: tiny, seedable, good enough for test weights. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeWeights(c: TestModelConfig, seed: number): TestModelWeights {
-  const u = rng(seed);
+  const u = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
   const randn = (n: number, std: number, mean = 0) => Float32Array.from({ length: n }, () => mean + std * normal());
   const H = c.hidden, I = c.intermediate;
