@@ -184,8 +184,13 @@ export function loadProfile(dir: string, embedder?: EmbedderIdentity): Profile {
   const centroids = new Float32Array(readTable(dir, m.files.centroids, k * dim * 4, m.sha256[m.files.centroids]).buffer);
   const errors = new Float32Array(readTable(dir, m.files.errors, k * M * 4, m.sha256[m.files.errors]).buffer);
   const counts = new Uint32Array(readTable(dir, m.files.counts, k * M * 4, m.sha256[m.files.counts]).buffer);
-  for (let i = 0; i < centroids.length; i++) need(Number.isFinite(centroids[i]), join(dir, m.files.centroids), `entry ${i} is not finite`);
-  for (let i = 0; i < errors.length; i++) need(Number.isNaN(errors[i]) || (errors[i] >= 0 && errors[i] <= 1), join(dir, m.files.errors), `entry ${i} (cluster ${Math.floor(i / M)}, model "${m.models[i % M].name}") is ${errors[i]}, outside [0, 1]`);
+  // Test first, build the message only for a bad entry: an eager join() per
+  // entry cost ~0.45 µs, 1.7 s of start-up at K=10,000 x dim 384.
+  for (let i = 0; i < centroids.length; i++) if (!Number.isFinite(centroids[i])) need(false, join(dir, m.files.centroids), `entry ${i} is not finite`);
+  for (let i = 0; i < errors.length; i++) {
+    const e = errors[i];
+    if (!(e !== e || (e >= 0 && e <= 1))) need(false, join(dir, m.files.errors), `entry ${i} (cluster ${Math.floor(i / M)}, model "${m.models[i % M].name}") is ${e}, outside [0, 1]`);
+  }
   return fromParts(m, dir, centroids, errors, counts);
 }
 

@@ -86,6 +86,17 @@ describe('router profile', () => {
     assert.throws(() => loadProfile(dir), /cluster 0, model "m1"\) is 1\.5/);
   });
 
+  it('refuses negative error cells and non-finite centroids, naming the entry', () => {
+    const neg = mkdtempSync(join(tmpdir(), 'sy-profile-'));
+    saveProfile(neg, handProfile([[0.1, 0.2], [-0.5, NaN]], [1, 2]));
+    assert.throws(() => loadProfile(neg), /errors\.f32: entry 2 \(cluster 1, model "m0"\) is -0\.5/);
+    const inf = mkdtempSync(join(tmpdir(), 'sy-profile-'));
+    const p = handProfile([[0.1, 0.2]], [1, 2]);
+    p.centroids[3] = Infinity;
+    saveProfile(inf, p);
+    assert.throws(() => loadProfile(inf), /centroids\.f32: entry 3 is not finite/);
+  });
+
   it('cost normalisation: log range, cheapest 0, dearest 1', () => {
     const n = costNormalisation([0.1, 1, 10]);
     assert.deepEqual([...n.norm], [0, 0.5, 1]);
