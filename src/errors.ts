@@ -6,6 +6,7 @@
  *
  * Codes are API: clients switch on them. Add codes; never rename or reuse one.
  */
+import { PoolError } from './pool/errors.ts';
 
 export const ERRORS = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
@@ -27,6 +28,11 @@ export const ERRORS = {
   router_not_ready: { status: 503, message: 'The router profile is still loading; retry shortly.' },
   /** A routed request found no model with a configured backend (providers.models). */
   no_backend: { status: 503, message: 'No candidate model has a configured backend.' },
+  /**
+   * A worker pool the request needed (ONNX embedding, large-K nearest-centroid
+   * search) is closed: the server is shutting down. Retry elsewhere.
+   */
+  shutting_down: { status: 503, message: 'The server is shutting down; retry the request.' },
   /** Every candidate timed out (first byte or total). */
   upstream_timeout: { status: 504, message: 'Every candidate model timed out upstream.' },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -96,6 +102,9 @@ export interface ErrorReply {
  * to the diagnostics channel (via `internal`), not to the client.
  */
 export function errorReply(err: unknown, dialect: ErrorDialect = 'switchyard'): ErrorReply {
+  // A pool closed under a request (shutdown) is expected, not a bug. Its other
+  // failures (a worker dying mid-task) stay 500s and reach the diagnostics channel.
+  if (err instanceof PoolError && err.code === 'pool_closed') err = new ApiError('shutting_down');
   if (err instanceof ApiError) return { status: err.status, code: err.code, body: body(dialect, err.code, err.status, err.message, err.field, err.details) };
   const code: ErrorCode = 'internal_error';
   const status = ERRORS[code].status;

@@ -4,8 +4,10 @@
  *
  *   raw JSON -> ChatInput (chat-validate.ts)
  *   -> candidates: routed (embed -> Router.route over the models that have a
- *      backend and are not degraded, ranked by score + latency penalty) or
- *      explicit (just that model: explicit means no substitution)
+ *      backend and are not degraded, ranked by score + latency penalty; for a
+ *      large-K profile the nearest search runs in the route pool first, and
+ *      Router.routeFrom decides) or explicit (just that model: explicit means
+ *      no substitution)
  *   -> ChatGateway.chat (fallback over the candidates, first byte in hand)
  *   -> JSON with a `switchyard` object, or SSE chunk by chunk.
  *
@@ -36,6 +38,7 @@ import type { Engine, Ready } from './engine.ts';
 import { parseChatRequest, routingText, type ChatInput } from './chat-validate.ts';
 import { parseJsonObject } from './validate.ts';
 import type { ResponseSink } from './sink.ts';
+import type { RoutePool, SearchResult } from '../pool/route-pool.ts';
 
 type Reason = 'routed' | 'explicit' | 'fallback';
 
@@ -90,20 +93,25 @@ function masks(rt: GatewayRuntime, models: readonly string[]): { backed: Uint8Ar
   return { backed, healthy: nHealthy > 0 ? healthy : backed, nBacked };
 }
 
-function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number): Plan {
+/** One decision: from the route pool's neighbours `nb` when given, else with an inline search. */
+function decision(r: Ready, v: Float32Array, nb: SearchResult | undefined, costWeight: number, allowed: Uint8Array): Decision {
+  return nb === undefined ? r.router.route(v, { costWeight, allowed }) : r.router.routeFrom(nb.ids, nb.sims, nb.ids.length, { costWeight, allowed });
+}
+
+function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult | undefined, costWeight: number, t0: number): Plan {
   const models = r.router.models;
   const { backed, healthy, nBacked } = masks(rt, models);
   if (nBacked === 0) throw new ApiError('no_backend', 'No model of the router profile has a backend: add at least one under providers.models (names must match the profile\'s models).', 'model');
   let allowed = healthy;
   let d: Decision;
   try {
-    d = r.router.route(v, { costWeight, allowed });
+    d = decision(r, v, nb, costWeight, allowed);
   } catch (e) {
     if (!(e instanceof NoCandidateError)) throw e;
     // The healthy models have no estimate in this cluster; degraded ones might: let the breaker decide.
     if (healthy === backed) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
     allowed = backed;
-    try { d = r.router.route(v, { costWeight, allowed }); } catch (e2) {
+    try { d = decision(r, v, nb, costWeight, allowed); } catch (e2) {
       if (e2 instanceof NoCandidateError) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
       throw e2;
     }
@@ -111,15 +119,29 @@ function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, costWeight: numbe
   return { candidates: candidatesOf(rt, d, allowed, models), clusterId: d.clusterId, routingMs: performance.now() - t0 };
 }
 
-/** Routed plan: synchronous with the inline (native) embedder, a Promise with an async backend. */
+/**
+ * routingMs covers embedding and deciding, including the route pool's round
+ * trip. A closed pool (shutdown) rejects with PoolError pool_closed, which
+ * errorReply turns into 503 shutting_down.
+ */
+function decidePooled(r: Ready, pool: RoutePool, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number): Promise<Plan> {
+  return pool.search(v, r.router.top).then((nb) => decide(r, rt, v, nb, costWeight, t0));
+}
+
+/** Routed plan: synchronous with the inline (native) embedder and inline search, a Promise with an async backend or the route pool. */
 function route(engine: Engine, rt: GatewayRuntime, input: ChatInput): Plan | Promise<Plan> {
   const r = engine.require();
   const text = routingText(input.request.messages, rt.config.route_on, engine.config.limits.input_chars);
   if (text.trim() === '') throw new ApiError('invalid_request', '"messages" holds no text to route on (model "auto" embeds message text)', 'messages');
   const costWeight = input.costWeight ?? r.defaultCostWeight;
   const t0 = performance.now();
-  if (r.source.kind === 'sync') return decide(r, rt, r.source.embedder.embedSync(text, r.scratch), costWeight, t0);
-  return r.source.backend.embed(text).then((v) => decide(r, rt, v, costWeight, t0));
+  const pool = r.routePool;
+  if (r.source.kind === 'sync') {
+    const v = r.source.embedder.embedSync(text, r.scratch);
+    // The scratch is the next request's: the pool gets a copy (piscina clones it only when a worker takes the task).
+    return pool ? decidePooled(r, pool, rt, v.slice(), costWeight, t0) : decide(r, rt, v, undefined, costWeight, t0);
+  }
+  return r.source.backend.embed(text).then((v) => (pool ? decidePooled(r, pool, rt, v, costWeight, t0) : decide(r, rt, v, undefined, costWeight, t0)));
 }
 
 function chainError(e: UpstreamChainError): ApiError {

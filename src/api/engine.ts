@@ -13,20 +13,28 @@
  * `load(tables)`: the profile's tables and the native embedder's tables are
  * SharedArrayBuffers, mapped, not copied. What stays per thread: the Router
  * (small scratch arrays, its nearest index), the embedder's term-frequency
- * scratch (2 MB), the decision cache.
+ * scratch (2 MB), the decision cache, and for a large-K profile the route pool.
+ *
+ * Nearest-centroid search follows dispatchFor (src/pool/pool.ts): inline
+ * (the Router's own index) below ROUTE_POOL_MIN_K centroids; from there in a
+ * route pool of routePoolThreads(workers, HTTP threads) worker threads, and
+ * the Router gets no inline index at all (remoteIndex): handlers search in the
+ * pool and decide with Router.routeFrom.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { checkEmbedder, loadProfile, type Profile } from '../routing/profile.ts';
 import { NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
 import { Router } from '../routing/router.ts';
-import { nearestIndexFor } from '../routing/nearest.ts';
+import { nearestIndexFor, remoteIndex, type NearestIndex } from '../routing/nearest.ts';
 import { LruCache } from '../routing/cache.ts';
 import { ApiError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { Config } from '../config/schema.ts';
 import { closeEmbedSource, createEmbedSource, identityOf, type EmbedIdentity, type EmbedSource } from './embed-source.ts';
 import { GatewayRuntime, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
+import { dispatchFor, routePoolThreads } from '../pool/pool.ts';
+import { createRoutePool, type RoutePool } from '../pool/route-pool.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
@@ -34,6 +42,11 @@ export type EngineStatus = 'loading' | 'ready' | 'failed';
 export interface Ready {
   readonly profile: Profile;
   readonly router: Router;
+  /**
+   * Present when dispatchFor says the profile's K searches in the pool: search
+   * there (async), then router.routeFrom. Absent: router.route, inline.
+   */
+  readonly routePool: RoutePool | undefined;
   readonly source: EmbedSource;
   readonly embedder: EmbedIdentity;
   /** Decision cache: key -> the decision's JSON up to (not including) "cache_hit". */
@@ -61,6 +74,17 @@ export interface SharedTables {
   readonly native: NativeTables | null;
 }
 
+export interface EngineOptions {
+  /** HTTP threads in the process, each with its own Engine: they share `workers` for route pools. Default 1. */
+  httpThreads?: number;
+  /**
+   * false: this Engine answers no requests (the main thread supervising HTTP
+   * threads, which mirrors their state): it starts no route pool and, for a
+   * pool-sized profile, builds no nearest index. Default true.
+   */
+  serves?: boolean;
+}
+
 /** Cheap to construct; all the work is in load(). */
 export class Engine {
   status: EngineStatus = 'loading';
@@ -76,7 +100,7 @@ export class Engine {
    */
   readonly gateway: GatewayRuntime;
 
-  constructor(readonly config: Readonly<Config>, readonly shared: Readonly<Record<string, SharedArrayBuffer>> = {}) {
+  constructor(readonly config: Readonly<Config>, readonly shared: Readonly<Record<string, SharedArrayBuffer>> = {}, private readonly opts: EngineOptions = {}) {
     const healthBuffer = shared[MODEL_HEALTH_KEY];
     this.gateway = new GatewayRuntime(config.providers, healthBuffer ? { healthBuffer } : {});
   }
@@ -103,6 +127,7 @@ export class Engine {
   private async doLoad(shared: SharedTables | Promise<SharedTables> | undefined): Promise<void> {
     const t0 = performance.now();
     let source: EmbedSource | undefined;
+    let routePool: RoutePool | undefined;
     try {
       // Profile and native-table loading are synchronous (~50 ms for the default
       // profile); yielding between the steps lets /health probes and the listen
@@ -117,10 +142,19 @@ export class Engine {
         checkEmbedder(from.profile.manifest, embedder, join(from.profile.dir ?? '(shared profile)', 'profile.json'));
         profile = from.profile;
       } else profile = loadProfile(this.config.router.profile, embedder);
-      const router = new Router(profile, await nearestIndexFor(profile.centroids, profile.k, profile.dim));
-      if (this.closed) { await closeEmbedSource(source); return; }
+      let index: NearestIndex;
+      if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k }).route === 'pool') {
+        index = remoteIndex(profile.k, 'the route pool');
+        if (this.opts.serves !== false) {
+          const threads = routePoolThreads(this.config.workers, this.opts.httpThreads ?? 1);
+          // Each worker builds its own index in parallel, off this thread (HNSW at K=10,000: ~3 s).
+          routePool = await createRoutePool({ centroids: profile.centroids, k: profile.k, dim: profile.dim, threads });
+        }
+      } else index = await nearestIndexFor(profile.centroids, profile.k, profile.dim);
+      const router = new Router(profile, index);
+      if (this.closed) { await routePool?.close(); await closeEmbedSource(source); return; }
       this.ready = {
-        profile, router, source, embedder,
+        profile, router, routePool, source, embedder,
         cache: new LruCache(this.config.router.cache_size),
         defaultCostWeight: this.config.router.default_cost_weight ?? profile.manifest.default_cost_weight,
         modelKeys: profile.models.map((m) => `${JSON.stringify(m)}:`),
@@ -135,19 +169,24 @@ export class Engine {
     } catch (err) {
       this.status = 'failed';
       this.error = err as Error;
+      if (routePool) await routePool.close().catch(() => {});
       if (source) await closeEmbedSource(source).catch(() => {});
       channels.profileFailed.publish({ error: err });
       throw err;
     }
   }
 
-  /** Releases the embedder (ONNX session / pool). Waits for an in-progress load to settle first. */
+  /**
+   * Releases the embedder (ONNX session / pool) and the route pool. Waits for
+   * an in-progress load to settle first. A pool lets its accepted tasks finish;
+   * a search started after this rejects with pool_closed (503 shutting_down).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.loading?.catch(() => {});
     await this.gateway.close();
-    if (this.ready) await closeEmbedSource(this.ready.source);
+    if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
   }
 }
 

@@ -4,6 +4,7 @@
  * status code, humans read the body. Never behind the API key.
  */
 import type { Engine } from './engine.ts';
+import type { RoutePool } from '../pool/route-pool.ts';
 
 export interface HealthInfo {
   /** Whether uWebSockets.js runs its native build (false = the slower JS fallback). */
@@ -27,6 +28,10 @@ export function handleHealth(engine: Engine, info: HealthInfo): { status: number
     // inline = embedSync on the event loop (native); backend = an async EmbedBackend (ONNX).
     embedding: r ? (r.source.kind === 'sync' ? 'inline' : 'backend') : null,
     workers: cfg.workers,
+    // inline = the Router's own index on the event loop; pool = the route pool
+    // (K >= ROUTE_POOL_MIN_K, src/pool/pool.ts). route_pool describes this thread's pool.
+    routing: r ? (r.routePool ? 'pool' : 'inline') : null,
+    route_pool: r?.routePool ? routePoolHealth(r.routePool) : null,
     uptime_s: Math.round((performance.now() - info.startedAt) / 100) / 10,
     uws_native: info.uwsNative,
     // Per-thread fields (thread, cache) describe the thread that answered: each
@@ -36,4 +41,12 @@ export function handleHealth(engine: Engine, info: HealthInfo): { status: number
     cache: r ? { size: r.cache.size, capacity: r.cache.capacity, hits: r.cache.hits, misses: r.cache.misses } : null,
   };
   return { status: engine.status === 'ready' ? 200 : 503, body: JSON.stringify(body) };
+}
+
+function routePoolHealth(p: RoutePool) {
+  const s = p.stats();
+  return {
+    threads: s.threads, k: p.k, searches: s.searches, queued: s.queued,
+    build_ms: s.buildMs.map((x) => Math.round(x)), worker_errors: s.workerErrors, last_worker_error: s.lastWorkerError,
+  };
 }

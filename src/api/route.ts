@@ -3,8 +3,11 @@
  *
  * Returns the response body as a string when everything ran inline (native
  * embedder, a supplied embedding, or a cache hit), or a Promise when the
- * embedding comes from an async backend. The edge writes a string within the
- * same uWS callback and only pays for a cork + microtask on the async path.
+ * embedding comes from an async backend or the nearest-centroid search from
+ * the route pool (large-K profiles: Ready.routePool; the pool finds the
+ * neighbours, Router.routeFrom decides on this thread). The edge writes a
+ * string within the same uWS callback and only pays for a cork + microtask
+ * on the async path. usage.routing_ms includes the pool round trip.
  *
  * Cache: keyed on (cost_weight, available_models as a sorted index set,
  * prompt); the value is the decision JSON up to "cache_hit", so a hit costs
@@ -18,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError, invalid } from '../errors.ts';
 import { NoCandidateError, type Decision } from '../routing/router.ts';
+import type { RoutePool, SearchResult } from '../pool/route-pool.ts';
 import { channels } from '../diagnostics.ts';
 import type { Engine, Ready } from './engine.ts';
 import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type Json } from './validate.ts';
@@ -110,11 +114,13 @@ function decisionJson(r: Ready, d: Decision, allowed: Uint8Array | undefined): s
   return `${r.modelPrefixes[best]}${d.clusterId},"expected_error":${d.expectedError},"cost_adjusted_score":${bestScore},"cost_weight":${d.costWeight},"all_scores":{${all}}`;
 }
 
-function decide(r: Ready, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: string | undefined): string {
+/** `nb`: the neighbours the route pool found for `v`; undefined = search inline. */
+function decide(r: Ready, req: RouteRequest, v: Float32Array, nb: SearchResult | undefined, t0: number, embeddingMs: number, key: string | undefined): string {
   let d: Decision;
   try {
     // scores go into the engine's scratch: the decision is consumed before this function returns.
-    d = r.router.route(v, { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch });
+    const opts = { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch };
+    d = nb === undefined ? r.router.route(v, opts) : r.router.routeFrom(nb.ids, nb.sims, nb.ids.length, opts);
   } catch (e) {
     if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
     throw e;
@@ -135,12 +141,23 @@ function decide(r: Ready, req: RouteRequest, v: Float32Array, t0: number, embedd
   return body + tail(false, routingMs, embeddingMs);
 }
 
+/**
+ * decide() after a search in the route pool. `v` must be the caller's to give
+ * away: piscina clones it when a worker takes the task, which may be after
+ * the next request has reused a scratch buffer. A closed pool (shutdown)
+ * rejects with PoolError pool_closed: errorReply makes it 503 shutting_down.
+ */
+function decidePooled(r: Ready, pool: RoutePool, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: string | undefined): Promise<string> {
+  return pool.search(v, r.router.top).then((nb) => decide(r, req, v, nb, t0, embeddingMs, key));
+}
+
 /** The endpoint. `body` is valid only during this call (it may be uWS's buffer): parsed before any await. */
 export function handleRoute(body: Buffer, engine: Engine): string | Promise<string> {
   const r = engine.require();
   const req = parseRouteRequest(parseJsonObject(body), r, engine.config.limits.input_chars);
   const t0 = performance.now();
-  if (req.embedding !== undefined) return decide(r, req, req.embedding, t0, 0, undefined);
+  const pool = r.routePool;
+  if (req.embedding !== undefined) return pool ? decidePooled(r, pool, req, req.embedding, t0, 0, undefined) : decide(r, req, req.embedding, undefined, t0, 0, undefined);
 
   const key = cacheKey(req);
   const hit = r.cache.get(key);
@@ -152,7 +169,11 @@ export function handleRoute(body: Buffer, engine: Engine): string | Promise<stri
   const te = performance.now();
   if (r.source.kind === 'sync') {
     const v = r.source.embedder.embedSync(req.prompt!, r.scratch);
-    return decide(r, req, v, t0, performance.now() - te, key);
+    // The scratch is the next request's: the pool gets a copy (1.5 KB at dim 384).
+    return pool ? decidePooled(r, pool, req, v.slice(), t0, performance.now() - te, key) : decide(r, req, v, undefined, t0, performance.now() - te, key);
   }
-  return r.source.backend.embed(req.prompt!).then((v) => decide(r, req, v, t0, performance.now() - te, key));
+  return r.source.backend.embed(req.prompt!).then((v) => {
+    const embeddingMs = performance.now() - te;
+    return pool ? decidePooled(r, pool, req, v, t0, embeddingMs, key) : decide(r, req, v, undefined, t0, embeddingMs, key);
+  });
 }

@@ -52,7 +52,11 @@ export interface Config {
     /** ONNX micro-batching: longest a text waits for a batch while every worker is busy. */
     batch_max_wait_ms: number;
   };
-  /** Worker threads of the embedding pool (ONNX embedder only; the native embedder runs inline). */
+  /**
+   * Worker threads of the embedding pool (ONNX embedder only; the native
+   * embedder runs inline), and of the route pool for profiles with
+   * K >= ROUTE_POOL_MIN_K, shared out over the HTTP threads (pool.ts routePoolThreads).
+   */
   workers: number;
   limits: {
     /** Max characters of a prompt or of one /v1/embeddings input. */
@@ -341,7 +345,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'embedder.dir', env: 'SWITCHYARD_EMBEDDER_DIR', flag: 'embedder-dir', type: 'path', help: 'ONNX model dir (native: tables dir, default the profile dir)' },
   { path: 'embedder.batch_max_size', env: 'SWITCHYARD_BATCH_MAX_SIZE', flag: 'batch-max-size', type: 'integer', help: 'ONNX micro-batch size (1 = off)' },
   { path: 'embedder.batch_max_wait_ms', env: 'SWITCHYARD_BATCH_MAX_WAIT_MS', flag: 'batch-max-wait-ms', type: 'integer', help: 'ONNX micro-batch max wait' },
-  { path: 'workers', env: 'SWITCHYARD_WORKERS', flag: 'workers', type: 'integer', help: 'embedding worker threads (ONNX only)' },
+  { path: 'workers', env: 'SWITCHYARD_WORKERS', flag: 'workers', type: 'integer', help: 'worker threads: ONNX embedding pool; route pool for K >= 3,000 (split over HTTP threads)' },
   { path: 'limits.input_chars', env: 'SWITCHYARD_INPUT_CHARS', flag: 'input-chars', type: 'integer', help: 'max chars of a prompt / embeddings input' },
   { path: 'limits.embedding_inputs', env: 'SWITCHYARD_EMBEDDING_INPUTS', flag: 'embedding-inputs', type: 'integer', help: 'max inputs per /v1/embeddings call' },
 ];

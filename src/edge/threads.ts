@@ -142,7 +142,8 @@ export async function startThreads(config: Readonly<Config>, count: number, shar
   const host = config.server.host;
   const inFlight = new Int32Array(new SharedArrayBuffer(4 * count));
   const data = { config: config as Config, threads: count, shared, inFlight, entry };
-  const engine = new Engine(config, shared);
+  // Serves nothing: it mirrors the threads' state, so it starts no route pool of its own.
+  const engine = new Engine(config, shared, { serves: false });
   const slots: HttpThread[] = [];
   let port = config.server.port;
   let started = false;

@@ -71,6 +71,22 @@ export function dispatchFor({ embedderKind, k }: { embedderKind: EmbedderKind; k
   };
 }
 
+/**
+ * Route-pool threads of one Engine: config `workers` shared out over the HTTP
+ * threads, at least one each. Every HTTP thread has its own Engine and so its
+ * own route pool: a piscina pool answers only the thread that created it, and
+ * one process-wide pool would add a second hop (HTTP thread -> main thread ->
+ * worker) to every search. Splitting keeps the process at
+ * max(workers, HTTP threads) route workers, and each holds its own index (HNSW
+ * from K=6,000: the K x dim floats again plus the graph), so the budget bounds
+ * memory too. With the ONNX embedder (one HTTP thread) the embed pool has its
+ * own `workers` threads beside these; a search (~0.1-0.2 ms) is small next to
+ * an embed (~9 ms at MiniLM size), so the route threads mostly wait.
+ */
+export function routePoolThreads(workers: number, httpThreads: number): number {
+  return Math.max(1, Math.floor(workers / Math.max(1, httpThreads)));
+}
+
 // ---------------------------------------------------------------- embed pool
 
 export type EmbedderSpec =

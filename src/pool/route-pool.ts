@@ -33,8 +33,15 @@ const ROUTE_WORKER = new URL('../worker/route-worker.ts', import.meta.url);
 export async function createRoutePool(opts: RoutePoolOptions): Promise<RoutePool> {
   const { centroids, k, dim } = opts;
   if (centroids.length !== k * dim) throw new RangeError(`route pool: ${centroids.length} floats is not ${k} x ${dim}`);
-  const shared = new SharedArrayBuffer(centroids.byteLength);
-  new Float32Array(shared).set(centroids);
+  // A loaded profile's centroids already sit in a SharedArrayBuffer of their own
+  // (routing/profile.ts): map that one (every HTTP thread's pool then maps the
+  // same memory); anything else is copied into one. Workers only read it.
+  let shared: SharedArrayBuffer;
+  if (centroids.buffer instanceof SharedArrayBuffer && centroids.byteOffset === 0 && centroids.byteLength === centroids.buffer.byteLength) shared = centroids.buffer;
+  else {
+    shared = new SharedArrayBuffer(centroids.byteLength);
+    new Float32Array(shared).set(centroids);
+  }
   const { piscina, health } = startPiscina(ROUTE_WORKER, opts.threads, { centroids: shared, k, dim, hnsw: opts.hnsw ?? {} });
   let infos: RouteWorkerInfo[];
   try {

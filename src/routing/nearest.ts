@@ -127,3 +127,18 @@ export function bruteForceIndex(c: Float32Array, k: number, dim: number): Neares
 export async function nearestIndexFor(c: Float32Array, k: number, dim: number, minK = simdAvailable() ? HNSW_MIN_K : HNSW_MIN_K_JS): Promise<NearestIndex> {
   return k >= minK ? HnswIndex.build(c, k, dim) : bruteForceIndex(c, k, dim);
 }
+
+/**
+ * The index of a Router whose searches run elsewhere (the route pool, see
+ * src/pool/route-pool.ts): the caller searches and hands the neighbours to
+ * Router.routeFrom. Holds nothing, so a large-K profile costs no inline index
+ * (an HNSW build at K=10,000 takes seconds); search() throws, since reaching it
+ * means a caller skipped the pool.
+ */
+export function remoteIndex(size: number, where: string): NearestIndex {
+  return {
+    kind: 'remote',
+    size,
+    search(): number { throw new Error(`nearest-centroid search for this profile (K=${size}) runs in ${where}, not inline: use Router.routeFrom`); },
+  };
+}

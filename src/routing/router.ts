@@ -43,6 +43,12 @@ export class NoCandidateError extends Error {
 export class Router {
   readonly models: string[];
   readonly modelIndex: ReadonlyMap<string, number>;
+  /**
+   * How many nearest clusters a decision reads: assignment.top when soft, 1
+   * when hard. A caller that searches elsewhere (the route pool) asks for this
+   * many and hands them to routeFrom.
+   */
+  readonly top: number;
   private readonly ids: Int32Array;
   private readonly sims: Float32Array;
   private readonly err: Float64Array;
@@ -52,6 +58,7 @@ export class Router {
     this.models = profile.models;
     this.modelIndex = new Map(profile.models.map((m, i) => [m, i]));
     const top = profile.manifest.assignment.mode === 'soft' ? profile.manifest.assignment.top : 1;
+    this.top = top;
     this.ids = new Int32Array(top);
     this.sims = new Float32Array(top);
     this.err = new Float64Array(profile.models.length);
@@ -69,28 +76,40 @@ export class Router {
     return m;
   }
 
+  /** Nearest search on this thread (this.index), then routeFrom. */
   route(embedding: Float32Array, opts: RouteOptions = {}): Decision {
+    const got = this.index.search(embedding, this.top, this.ids, this.sims);
+    return this.routeFrom(this.ids, this.sims, got, opts);
+  }
+
+  /**
+   * The decision from neighbours found elsewhere: `ids` / `sims` hold the
+   * nearest `got` clusters best first, as NearestIndex.search writes them (the
+   * route pool's SearchResult, with got = ids.length). Reads the first
+   * min(got, this.top); got must be >= 1. Same arithmetic as route(), so the
+   * same neighbours give a bit-identical decision.
+   */
+  routeFrom(ids: Int32Array, sims: Float32Array, got: number, opts: RouteOptions = {}): Decision {
     const p = this.profile;
     const M = this.models.length;
     const lambda = opts.costWeight ?? p.manifest.default_cost_weight;
     const a = p.manifest.assignment;
-    const top = a.mode === 'soft' ? a.top : 1;
-    const got = this.index.search(embedding, top, this.ids, this.sims);
+    if (got > this.top) got = this.top;
     const err = this.err;
     const { errors, costNorm } = p;
     if (got === 1 || a.mode === 'hard') {
-      const row = this.ids[0] * M;
+      const row = ids[0] * M;
       for (let m = 0; m < M; m++) err[m] = errors[row + m];
     } else {
       // Softmax over the nearest clusters' similarities; a cluster's NaN cell
       // (model unknown there) drops that cluster's weight for that model only.
       const w = this.weights;
-      const s0 = this.sims[0];
-      for (let t = 0; t < got; t++) w[t] = Math.exp((this.sims[t] - s0) / a.temperature);
+      const s0 = sims[0];
+      for (let t = 0; t < got; t++) w[t] = Math.exp((sims[t] - s0) / a.temperature);
       for (let m = 0; m < M; m++) {
         let num = 0, den = 0;
         for (let t = 0; t < got; t++) {
-          const e = errors[this.ids[t] * M + m];
+          const e = errors[ids[t] * M + m];
           if (e === e) { num += w[t] * e; den += w[t]; }
         }
         err[m] = den > 0 ? num / den : NaN;
@@ -106,6 +125,6 @@ export class Router {
       if (s < bestScore || (s === bestScore && best >= 0 && costNorm[m] < costNorm[best])) { bestScore = s; best = m; }
     }
     if (best < 0) throw new NoCandidateError('no candidate model has a known error estimate in this cluster');
-    return { modelIndex: best, model: this.models[best], clusterId: this.ids[0], expectedError: err[best], score: bestScore, scores, costWeight: lambda };
+    return { modelIndex: best, model: this.models[best], clusterId: ids[0], expectedError: err[best], score: bestScore, scores, costWeight: lambda };
   }
 }

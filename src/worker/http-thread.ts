@@ -32,7 +32,7 @@ function freeze<T>(o: T): T {
   return o;
 }
 const config = freeze(data.config);
-const engine = new Engine(config, data.shared);
+const engine = new Engine(config, data.shared, { httpThreads: data.threads });
 let served: Server | undefined;
 let closing = false;
 
