@@ -117,7 +117,9 @@ export async function runFallback<T>(
         chain.push({ model, outcome: 'ok', ms: now() - t0 });
         return { model, value, chain };
       } catch (e) {
-        if (!(e instanceof UpstreamError)) throw e; // a bug, not an upstream failure: do not mask it with a retry
+        // Not an upstream failure: a bug, or an ApiError saying the request itself is
+        // invalid (an adapter found a malformed tool call). Neither is for a retry to mask.
+        if (!(e instanceof UpstreamError)) throw e;
         const rec: AttemptRecord = { model, outcome: 'failed', kind: e.kind, message: red(e.message), ms: now() - t0 };
         if (e.status !== undefined) rec.status = e.status;
         chain.push(rec);

@@ -18,7 +18,7 @@ import type { HealthTracker } from './health.ts';
 import { getAdapter } from './registry.ts';
 import { redact } from './redact.ts';
 import type { UpstreamClient, Timeouts } from './upstream.ts';
-import type { AbortHook, Backend, ChatCompletion, ChatRequest, CompletionText, Pricing, ProviderAdapter, Usage } from './types.ts';
+import { wantsFunctionCall, type AbortHook, type Backend, type ChatCompletion, type ChatRequest, type CompletionText, type Pricing, type ProviderAdapter, type Usage } from './types.ts';
 import { ChunkStream, type StreamSummary } from '../streaming/chunk-stream.ts';
 
 export interface ModelRoute {
@@ -87,12 +87,12 @@ class JsonAnswer implements JsonResult {
 }
 
 /** Adapters without a text fast path: parse, convert, serialise. */
-function completionText(adapter: ProviderAdapter, body: Buffer, created: number): CompletionText {
+function completionText(adapter: ProviderAdapter, body: Buffer, created: number, req: ChatRequest): CompletionText {
   if (adapter.readResponse) return adapter.readResponse(body, created);
   const text = body.toString('utf8');
   let j: unknown;
   try { j = JSON.parse(text); } catch { throw new UpstreamError('bad_response', redact(`response body is not JSON: ${text.slice(0, 200)}`)); }
-  const completion = adapter.parseResponse(j, created);
+  const completion = adapter.parseResponse(j, created, { functionCall: wantsFunctionCall(req) });
   // The edge appends its own `switchyard` member (withSwitchyard): an upstream's would be a duplicate key.
   delete completion.switchyard;
   return { json: JSON.stringify(completion), usage: completion.usage ?? null };
@@ -143,7 +143,7 @@ export class ChatGateway {
 
     if (!req.stream) {
       let text: CompletionText;
-      try { text = completionText(adapter, await res.bytes(), created); } catch (e) { return this.failed(e, model, backend.id); }
+      try { text = completionText(adapter, await res.bytes(), created, req); } catch (e) { return this.failed(e, model, backend.id); }
       const latencyMs = this.now() - t0;
       const ttfbMs = res.ttfbMs === res.ttfbMs ? res.ttfbMs : res.headersMs;
       health.record(model, { ok: true, latencyMs, ttfbMs });
@@ -151,7 +151,9 @@ export class ChatGateway {
     }
 
     // passThrough: the edge writes chunks as JSON text, so an OpenAI upstream's events need no parsing.
-    const tx = adapter.createStreamTransformer({ includeUsage: req.stream_options?.include_usage === true, created, passThrough: true });
+    const tx = adapter.createStreamTransformer({
+      includeUsage: req.stream_options?.include_usage === true, created, passThrough: true, functionCall: wantsFunctionCall(req),
+    });
     const chunks = new ChunkStream(res, tx, t0, this.now);
     try { await chunks.peek(); } catch (e) { return this.failed(e, model, backend.id); }
     const finished = chunks.finished.then((s) => {

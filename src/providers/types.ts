@@ -113,7 +113,26 @@ export interface UpstreamRequestSpec {
   body: string;
 }
 
-export interface StreamContext {
+/** How the client wants the answer shaped, beyond what the upstream's reply says. */
+export interface ResponseContext {
+  /**
+   * The request used the legacy `functions` API (see wantsFunctionCall): a
+   * call comes back as `function_call` with finish_reason "function_call",
+   * not `tool_calls`. Only adapters that translate calls read it.
+   */
+  functionCall?: boolean;
+}
+
+/**
+ * The client speaks the legacy `functions` API (and not `tools`): it reads
+ * `message.function_call`, so an adapter that translates calls answers in
+ * that shape (the OpenAI pass-through needs nothing: its upstream does).
+ */
+export function wantsFunctionCall(req: ChatRequest): boolean {
+  return req.functions !== undefined && req.functions !== null && (req.tools === undefined || req.tools === null);
+}
+
+export interface StreamContext extends ResponseContext {
   /** The client asked for a final usage chunk (stream_options.include_usage). */
   includeUsage: boolean;
   /** Unix seconds for chunks whose upstream carries no `created`. */
@@ -163,7 +182,7 @@ export interface ProviderAdapter {
   readonly defaultBaseUrl: string;
   buildRequest(req: ChatRequest, backend: Backend): UpstreamRequestSpec;
   /** Upstream JSON body -> OpenAI chat.completion. `created` is used when the upstream has none. */
-  parseResponse(json: unknown, created: number): ChatCompletion;
+  parseResponse(json: unknown, created: number, ctx?: ResponseContext): ChatCompletion;
   /**
    * Optional fast path: the upstream's body bytes -> the completion's JSON
    * text, without building the object when the upstream already speaks
