@@ -26,6 +26,22 @@
  *   x-mock-fail-after-chunks: 3     stream 3 content chunks, then close the socket
  *   x-mock-stream-error             2xx stream whose first event is an error event
  *   x-mock-echo-key                 401 whose message quotes the API key sent (as real APIs do)
+ *   x-mock-tool-calls: 2            how many tool_use blocks a tool answer holds (default 1)
+ *
+ * Tools (Anthropic format only; the OpenAI side ignores them): a request
+ * with `tools` (and tool_choice not "none") gets a short text block and then
+ * a tool_use for the first tool (or the one tool_choice names) with the fixed
+ * input MOCK_TOOL_INPUT, stop_reason "tool_use" (x-mock-tool-calls: N makes N
+ * calls, over the tools in order, unless parallel use is off); streamed, the
+ * input arrives as input_json_delta pieces after an empty one, as the real
+ * API sends it. A
+ * request whose last turn carries tool_result blocks gets a text answer
+ * quoting them (`Tool results: <tool_use_id>=<text>; ...`), so a client can
+ * see its results arrived. Requests that involve tools are checked the way
+ * the real API checks them (alternating roles, each tool_use answered by a
+ * tool_result opening the next turn, tools defined, input an object) and
+ * get its 400 invalid_request_error otherwise. Requests without tools are
+ * answered exactly as before.
  *
  * Replay (--replay): a request whose last user message equals a RouterBench
  * prompt gets that model's recorded answer; anything else gets the generic one.
@@ -121,9 +137,24 @@ export interface MockUpstream {
 const GENERIC = 'This is a deterministic answer from the Switchyard mock upstream , streamed in small pieces so that tests and benchmarks can watch every chunk arrive in order .'.split(' ');
 const CREATED = 1_700_000_000;
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
+/** The input of every tool_use the mock answers with. */
+export const MOCK_TOOL_INPUT = { query: 'switchyard', limit: 3 };
 
-interface Req { model: string; stream: boolean; includeUsage: boolean; prompt: string; promptChars: number }
+interface Req { model: string; stream: boolean; includeUsage: boolean; prompt: string; promptChars: number; tools: ToolTurn | null }
 type Api = 'openai' | 'anthropic';
+
+/** What an Anthropic request that involves tools asks of the mock. */
+interface ToolTurn {
+  /** Tools the answer may call, in order (call j uses call[j % length]); empty = answer with text. */
+  call: string[];
+  /** tool_result blocks of the last turn: answered with text quoting them. */
+  results: { id: string; text: string }[];
+  /** Why the real API would refuse the request, or null. */
+  problem: string | null;
+  parallel: boolean;
+}
+
+interface MockCall { id: string; name: string; json: string }
 
 
 function textOf(content: unknown): string {
@@ -144,7 +175,70 @@ function readReq(body: Record<string, unknown>): Req {
     if (m?.role === 'user') prompt = t;
   }
   const so = body.stream_options as { include_usage?: unknown } | undefined;
-  return { model: typeof body.model === 'string' ? body.model : 'mock', stream: body.stream === true, includeUsage: so?.include_usage === true, prompt, promptChars };
+  return { model: typeof body.model === 'string' ? body.model : 'mock', stream: body.stream === true, includeUsage: so?.include_usage === true, prompt, promptChars, tools: null };
+}
+
+type Obj = Record<string, any>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const blocksIn = (m: unknown): Obj[] => (isObj(m) && Array.isArray(m.content) ? m.content.filter(isObj) : []);
+
+/** null when the request involves no tools (no definitions, no tool blocks): the mock answers as it always did. */
+function readToolTurn(body: Obj): ToolTurn | null {
+  const tools: unknown[] = Array.isArray(body.tools) ? body.tools : [];
+  const messages: unknown[] = Array.isArray(body.messages) ? body.messages : [];
+  const blocks = messages.flatMap(blocksIn);
+  if (tools.length === 0 && !blocks.some((b) => b.type === 'tool_use' || b.type === 'tool_result')) return null;
+  const last = blocksIn(messages[messages.length - 1]);
+  const results = last.filter((b) => b.type === 'tool_result').map((b) => ({ id: String(b.tool_use_id), text: typeof b.content === 'string' ? b.content : textOf(b.content) }));
+  const choice: Obj = isObj(body.tool_choice) ? body.tool_choice : { type: 'auto' };
+  const names = tools.map((t) => (isObj(t) ? String(t.name) : ''));
+  const call = results.length > 0 || choice.type === 'none' || names.length === 0 ? [] : choice.type === 'tool' ? [String(choice.name)] : names;
+  return { call, results, problem: toolProblem(body, tools, messages), parallel: choice.disable_parallel_tool_use !== true };
+}
+
+/** The checks the real Messages API makes on tool use, with its wording where known. */
+function toolProblem(body: Obj, tools: unknown[], messages: unknown[]): string | null {
+  const names = new Set<string>();
+  for (let k = 0; k < tools.length; k++) {
+    const t = tools[k];
+    if (!isObj(t) || typeof t.name !== 'string' || !isObj(t.input_schema)) return `tools.${k}: "name" and an "input_schema" object are required`;
+    names.add(t.name);
+  }
+  const tc = body.tool_choice;
+  if (tc !== undefined) {
+    if (!isObj(tc) || !['auto', 'any', 'tool', 'none'].includes(tc.type)) return 'tool_choice: must be {"type": "auto" | "any" | "tool" | "none"}';
+    if (tc.type === 'tool' && !names.has(tc.name)) return `tool_choice.name: no tool named ${JSON.stringify(tc.name)}`;
+  }
+  let toolBlocks = false;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as Obj;
+    if (i > 0 && (messages[i - 1] as Obj)?.role === m?.role) return `messages.${i}: roles must alternate between "user" and "assistant"`;
+    const content = blocksIn(m);
+    const uses = content.filter((b) => b.type === 'tool_use');
+    for (const u of uses) {
+      toolBlocks = true;
+      if (m.role !== 'assistant') return `messages.${i}: tool_use blocks belong in assistant turns`;
+      if (typeof u.id !== 'string' || !/^[a-zA-Z0-9_-]+$/.test(u.id)) return `messages.${i}.content: tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'`;
+      if (!isObj(u.input)) return `messages.${i}.content: tool_use.input: Input should be a valid dictionary`;
+    }
+    const next = blocksIn(messages[i + 1]);
+    if (uses.length > 0 && i + 1 < messages.length) {
+      const answered = new Set<string>();
+      for (let k = 0; k < next.length && next[k].type === 'tool_result'; k++) answered.add(next[k].tool_use_id);
+      const missing = uses.filter((u) => !answered.has(u.id)).map((u) => u.id);
+      if (missing.length) return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
+    }
+    const results = content.filter((b) => b.type === 'tool_result');
+    if (results.length === 0) continue;
+    toolBlocks = true;
+    const asked = new Set(blocksIn(messages[i - 1]).filter((b) => b.type === 'tool_use').map((b) => b.id));
+    for (const r of results) {
+      if (!asked.has(r.tool_use_id)) return `messages.${i}.content: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${r.tool_use_id}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`;
+    }
+    for (let k = 0; k < results.length; k++) if (content[k].type !== 'tool_result') return `messages.${i}: tool_result blocks must come first in the turn, before any other content`;
+  }
+  if (toolBlocks && names.size === 0) return 'Requests which include `tool_use` or `tool_result` blocks must define tools.';
+  return null;
 }
 
 /** Splits text into n pieces of near-equal length, never inside a surrogate pair. */
@@ -184,24 +278,37 @@ function openaiFrames(model: string, pieces: string[], includeUsage: boolean, pr
   return frames;
 }
 
-function anthropicFrames(model: string, pieces: string[], promptTokens: number, completionTokens: number): string[] {
+function anthropicFrames(model: string, pieces: string[], promptTokens: number, completionTokens: number, calls: readonly MockCall[] = []): string[] {
   const frames = [
     `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_mock","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":${promptTokens},"output_tokens":1}}}\n\n` +
     'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n' +
     'event: ping\ndata: {"type": "ping"}\n\n',
   ];
   for (const p of pieces) frames.push('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":' + JSON.stringify(p) + '}}\n\n');
+  let stop = 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n';
+  // Each call is block 1 + j: its start (input {}), an empty input_json_delta, then the input in three pieces.
+  for (let j = 0; j < calls.length; j++) {
+    const c = calls[j];
+    const at = 1 + j;
+    frames.push(stop +
+      `event: content_block_start\ndata: {"type":"content_block_start","index":${at},"content_block":{"type":"tool_use","id":${JSON.stringify(c.id)},"name":${JSON.stringify(c.name)},"input":{}}}\n\n` +
+      `event: content_block_delta\ndata: {"type":"content_block_delta","index":${at},"delta":{"type":"input_json_delta","partial_json":""}}\n\n`);
+    for (const p of split(c.json, 3)) frames.push(`event: content_block_delta\ndata: {"type":"content_block_delta","index":${at},"delta":{"type":"input_json_delta","partial_json":${JSON.stringify(p)}}}\n\n`);
+    stop = `event: content_block_stop\ndata: {"type":"content_block_stop","index":${at}}\n\n`;
+  }
   frames.push(
-    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n' +
-    `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":${completionTokens}}}\n\n` +
+    stop +
+    `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"${calls.length ? 'tool_use' : 'end_turn'}","stop_sequence":null},"usage":{"output_tokens":${completionTokens}}}\n\n` +
     'event: message_stop\ndata: {"type":"message_stop"}\n\n',
   );
   return frames;
 }
 
-function jsonBody(api: Api, model: string, text: string, promptTokens: number, completionTokens: number): string {
+function jsonBody(api: Api, model: string, text: string, promptTokens: number, completionTokens: number, calls: readonly MockCall[] = []): string {
   if (api === 'anthropic') {
-    return `{"id":"msg_mock","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[{"type":"text","text":${JSON.stringify(text)}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":${promptTokens},"output_tokens":${completionTokens}}}`;
+    let content = `{"type":"text","text":${JSON.stringify(text)}}`;
+    for (const c of calls) content += `,{"type":"tool_use","id":${JSON.stringify(c.id)},"name":${JSON.stringify(c.name)},"input":${c.json}}`;
+    return `{"id":"msg_mock","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[${content}],"stop_reason":"${calls.length ? 'tool_use' : 'end_turn'}","stop_sequence":null,"usage":{"input_tokens":${promptTokens},"output_tokens":${completionTokens}}}`;
   }
   return `{"id":"chatcmpl-mock","object":"chat.completion","created":${CREATED},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(text)},"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}}}`;
 }
@@ -257,9 +364,18 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
     let pieces: string[];
     let text: string;
     let completionTokens: number;
+    let calls: MockCall[] = [];
     const recorded = replay?.byPrompt.get(r.prompt) ?? replay?.byPrompt.get(r.prompt.trim());
     const hit = recorded?.get(r.model);
-    if (hit !== undefined) {
+    const tt = r.tools;
+    if (tt && (tt.call.length > 0 || tt.results.length > 0)) {
+      const json = JSON.stringify(MOCK_TOOL_INPUT);
+      const k = tt.call.length === 0 ? 0 : tt.parallel ? Math.max(1, headerNum(hreq, 'x-mock-tool-calls') ?? 1) : 1;
+      calls = Array.from({ length: k }, (_, j) => ({ id: `toolu_mock_${j}`, name: tt.call[j % tt.call.length], json }));
+      text = calls.length ? `Calling ${tt.call[0]}.` : `Tool results: ${tt.results.map((x) => `${x.id}=${x.text}`).join('; ')}`;
+      pieces = split(text, n);
+      completionTokens = tokens(text.length + k * json.length);
+    } else if (hit !== undefined) {
       stats.replayHits++;
       text = hit;
       pieces = split(hit, n);
@@ -272,12 +388,12 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
     }
     const promptTokens = tokens(r.promptChars);
     if (!r.stream) {
-      const body = jsonBody(api, r.model, text, promptTokens, completionTokens);
+      const body = jsonBody(api, r.model, text, promptTokens, completionTokens, calls);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
     }
-    const frames = api === 'anthropic' ? anthropicFrames(r.model, pieces, promptTokens, completionTokens) : openaiFrames(r.model, pieces, r.includeUsage, promptTokens, completionTokens);
+    const frames = api === 'anthropic' ? anthropicFrames(r.model, pieces, promptTokens, completionTokens, calls) : openaiFrames(r.model, pieces, r.includeUsage, promptTokens, completionTokens);
     if (hreq.headers['x-mock-stream-error'] !== undefined) {
       frames.splice(0, frames.length, api === 'anthropic'
         ? 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
@@ -357,6 +473,7 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
     let parsed: Record<string, unknown>;
     try { parsed = JSON.parse(bodyText); } catch { return finish(400, errorBody(api, 400, 'mock: body is not JSON')); }
     const r = readReq(parsed);
+    if (api === 'anthropic') r.tools = readToolTurn(parsed);
     stats.byModel[r.model] = (stats.byModel[r.model] ?? 0) + 1;
 
     const go = (): void => {
@@ -369,6 +486,7 @@ export async function startMockUpstream(opts: MockOptions = {}): Promise<MockUps
       const forced = headerNum(hreq, 'x-mock-status');
       if (forced !== undefined && forced !== 200) return finish(forced, errorBody(api, forced, `mock: forced status ${forced}`));
       if (failureRate > 0 && rand() < failureRate) return finish(500, errorBody(api, 500, 'mock: random failure'));
+      if (r.tools?.problem) return finish(400, errorBody(api, 400, r.tools.problem));
       stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1;
       answer(api, r, res, hreq, () => done);
     };

@@ -67,7 +67,8 @@ describe('anthropic request conversion', () => {
 
   it('refuses what it cannot express, as a retryable "unsupported" failure', () => {
     const base: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
-    for (const bad of [{ ...base, n: 2 }, { ...base, tools: [] }, { ...base, messages: [{ role: 'tool' as const, content: 'r' }] }]) {
+    const audio = [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }];
+    for (const bad of [{ ...base, n: 2 }, { ...base, tools: [{ type: 'custom', custom: { name: 'grammar' } }] }, { ...base, messages: [{ role: 'user' as const, content: audio }] }]) {
       assert.throws(() => toAnthropicRequest(bad, backend), (e: unknown) => e instanceof UpstreamError && e.kind === 'unsupported' && e.retryable);
     }
   });
@@ -93,7 +94,12 @@ describe('anthropic response conversion', () => {
     }, 77);
     assert.deepEqual(c, {
       id: 'msg_1', object: 'chat.completion', created: 77, model: 'claude-x',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello world', refusal: null }, logprobs: null, finish_reason: 'length' }],
+      choices: [{
+        index: 0,
+        message: { role: 'assistant', content: 'Hello world', refusal: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        logprobs: null,
+        finish_reason: 'length',
+      }],
       usage: { prompt_tokens: 13, completion_tokens: 5, total_tokens: 18 },
     });
     assert.throws(() => anthropic.parseResponse({ nope: 1 }, 0), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response');
