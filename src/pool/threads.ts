@@ -22,6 +22,14 @@ export interface PoolHealth {
  * first request, and is not reaped while idle (re-loading an ONNX session costs
  * far more than an idle thread). The queue is unbounded: admission control
  * belongs to the server, which knows its own concurrency limit.
+ *
+ * stricterFIFO: by default piscina puts a queued task it could not hand to a
+ * busy worker back at the *tail*, so under sustained load the queue rotates
+ * and some tasks wait for many rounds. Measured with the route pool (1 thread,
+ * K=10,000, 64 concurrent searches, 2-core VM): p99 378 ms, max 2.8 s by
+ * default; p99 50 ms, max 62 ms with stricterFIFO, same throughput (~2,600
+ * searches/s). Over HTTP (/v1/route, wrk, 64 connections) p99 went from
+ * 1,570 ms with 30 timeouts to 33-56 ms.
  */
 export function startPiscina(entry: URL, threads: number, workerData: object): { piscina: Piscina; health: PoolHealth } {
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`pool: threads must be an integer >= 1, got ${threads}`);
@@ -30,6 +38,7 @@ export function startPiscina(entry: URL, threads: number, workerData: object): {
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Infinity,
+    stricterFIFO: true,
     workerData: { ...workerData, entry: entry.href },
   });
   const health: PoolHealth = { workerErrors: 0, lastWorkerError: null };
