@@ -26,10 +26,12 @@ export interface PoolHealth {
  * stricterFIFO: by default piscina puts a queued task it could not hand to a
  * busy worker back at the *tail*, so under sustained load the queue rotates
  * and some tasks wait for many rounds. Measured with the route pool (1 thread,
- * K=10,000, 64 concurrent searches, 2-core VM): p99 378 ms, max 2.8 s by
- * default; p99 50 ms, max 62 ms with stricterFIFO, same throughput (~2,600
- * searches/s). Over HTTP (/v1/route, wrk, 64 connections) p99 went from
- * 1,570 ms with 30 timeouts to 33-56 ms.
+ * K=10,000, top 16, 64 concurrent searches for 5 s, 2-core VM, three runs
+ * each): by default the slowest search took 1.5-5.0 s (p99 26-484 ms); with
+ * stricterFIFO 62-65 ms (p99 45-54 ms, the queue's length x the search time).
+ * Throughput is the same within this machine's noise (1,900-2,850 searches/s).
+ * Over HTTP (/v1/route, wrk, 64 connections) p99 went from 1,570 ms, with 30
+ * requests past wrk's 2 s timeout, to 33-56 ms.
  */
 export function startPiscina(entry: URL, threads: number, workerData: object): { piscina: Piscina; health: PoolHealth } {
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`pool: threads must be an integer >= 1, got ${threads}`);
