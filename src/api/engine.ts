@@ -143,7 +143,7 @@ export class Engine {
         profile = from.profile;
       } else profile = loadProfile(this.config.router.profile, embedder);
       let index: NearestIndex;
-      if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k }).route === 'pool') {
+      if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k, nearest: this.config.router.nearest, httpThreads: this.opts.httpThreads ?? 1 }).route === 'pool') {
         index = remoteIndex(profile.k, 'the route pool');
         if (this.opts.serves !== false) {
           const threads = routePoolThreads(this.config.workers, this.opts.httpThreads ?? 1);

@@ -42,6 +42,12 @@ export interface Config {
     default_cost_weight: number | null;
     /** Entries in the /v1/route decision cache; 0 disables it. */
     cache_size: number;
+    /**
+     * Where the nearest-centroid search runs: "inline" on the HTTP thread,
+     * "pool" in piscina route workers, "auto" = dispatchFor in src/pool/pool.ts
+     * (the pool only for K >= ROUTE_POOL_MIN_K with cores to spare).
+     */
+    nearest: 'auto' | 'inline' | 'pool';
   };
   embedder: {
     kind: 'native' | 'onnx';
@@ -162,7 +168,7 @@ export const DEFAULT_THREADS: number | 'auto' = 'auto';
 export function defaults(): Config {
   return {
     server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS },
-    router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000 },
+    router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000, nearest: 'auto' },
     embedder: { kind: 'native', dir: null, batch_max_size: 32, batch_max_wait_ms: 2 },
     // One core stays with the event loop (uWS + inline routing); at least one worker.
     workers: Math.max(1, Math.min(8, availableParallelism() - 1)),
@@ -287,6 +293,7 @@ export const CONFIG_SCHEMA = {
         profile: { type: 'string', minLength: 1 },
         default_cost_weight: { type: ['number', 'null'], minimum: 0 },
         cache_size: int(0, 10_000_000),
+        nearest: { enum: ['auto', 'inline', 'pool'] },
       },
     },
     embedder: {
@@ -341,6 +348,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'router.profile', env: 'SWITCHYARD_PROFILE', flag: 'profile', type: 'path', help: 'router profile directory' },
   { path: 'router.default_cost_weight', env: 'SWITCHYARD_COST_WEIGHT', flag: 'cost-weight', type: 'number?', help: 'default lambda ("profile" = the profile\'s)' },
   { path: 'router.cache_size', env: 'SWITCHYARD_CACHE_SIZE', flag: 'cache-size', type: 'integer', help: 'decision cache entries (0 = off)' },
+  { path: 'router.nearest', env: 'SWITCHYARD_NEAREST', flag: 'nearest', type: 'string', help: 'nearest-centroid search: auto | inline | pool' },
   { path: 'embedder.kind', env: 'SWITCHYARD_EMBEDDER', flag: 'embedder', type: 'string', help: 'native | onnx' },
   { path: 'embedder.dir', env: 'SWITCHYARD_EMBEDDER_DIR', flag: 'embedder-dir', type: 'path', help: 'ONNX model dir (native: tables dir, default the profile dir)' },
   { path: 'embedder.batch_max_size', env: 'SWITCHYARD_BATCH_MAX_SIZE', flag: 'batch-max-size', type: 'integer', help: 'ONNX micro-batch size (1 = off)' },

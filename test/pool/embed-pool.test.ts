@@ -148,10 +148,19 @@ describe('embed pool, onnx', () => {
 });
 
 describe('dispatchFor', () => {
-  it('keeps cheap work inline and sends heavy work to the pool', () => {
-    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 100 }), { embed: 'inline', route: 'inline' });
-    assert.deepEqual(dispatchFor({ embedderKind: 'onnx', k: 100 }), { embed: 'pool', route: 'inline' });
-    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 10_000 }), { embed: 'inline', route: 'pool' });
-    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 1_000 }), { embed: 'inline', route: 'inline' });
+  it('keeps cheap work inline and sends heavy work to the pool when cores are spare', () => {
+    const big = { cores: 8, httpThreads: 2 };
+    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 100, ...big }), { embed: 'inline', route: 'inline' });
+    assert.deepEqual(dispatchFor({ embedderKind: 'onnx', k: 100, ...big }), { embed: 'pool', route: 'inline' });
+    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 10_000, ...big }), { embed: 'inline', route: 'pool' });
+    assert.deepEqual(dispatchFor({ embedderKind: 'native', k: 1_000, ...big }), { embed: 'inline', route: 'inline' });
+  });
+  it('auto keeps a large-K search inline without two spare cores; router.nearest overrides', () => {
+    assert.equal(dispatchFor({ embedderKind: 'native', k: 10_000, cores: 2, httpThreads: 1 }).route, 'inline');
+    assert.equal(dispatchFor({ embedderKind: 'native', k: 10_000, cores: 3, httpThreads: 1 }).route, 'pool');
+    assert.equal(dispatchFor({ embedderKind: 'native', k: 10_000, cores: 4, httpThreads: 4 }).route, 'inline');
+    assert.equal(dispatchFor({ embedderKind: 'native', k: 10_000, cores: 2, nearest: 'pool' }).route, 'pool');
+    assert.equal(dispatchFor({ embedderKind: 'native', k: 100, cores: 64, nearest: 'pool' }).route, 'pool');
+    assert.equal(dispatchFor({ embedderKind: 'native', k: 10_000, cores: 64, nearest: 'inline' }).route, 'inline');
   });
 });

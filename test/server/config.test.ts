@@ -116,6 +116,8 @@ describe('validation errors name the key and its source', () => {
     rejects(() => loadConfig({ argv: ['--cost-weight', 'lots'], env: {} }), 'router.default_cost_weight', 'flag --cost-weight');
     rejects(() => loadConfig({ argv: ['--embedder', 'bert'], env: {} }), '"embedder.kind" must be one of "native", "onnx"');
     rejects(() => loadConfig({ argv: ['--embedder', 'onnx'], env: {} }), '"embedder.dir" is required when embedder.kind is onnx');
+    rejects(() => loadConfig({ argv: ['--nearest', 'gpu'], env: {} }), '"router.nearest" must be one of "auto", "inline", "pool"', 'flag --nearest');
+    assert.equal(loadConfig({ env: { SWITCHYARD_NEAREST: 'pool' } }).router.nearest, 'pool');
     rejects(() => loadConfig({ argv: ['--body-limit', '10'], env: {} }), '"server.body_limit" must be >= 1024');
   });
 

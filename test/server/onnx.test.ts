@@ -61,7 +61,7 @@ after(async () => {
 });
 
 it('createEmbedSource: onnx is async (an EmbedBackend), native is sync', async () => {
-  const s = await createEmbedSource({ embedder: { kind: 'onnx', dir: modelDir }, router: { profile: profileDir, default_cost_weight: null, cache_size: 0 }, workers: 1 });
+  const s = await createEmbedSource({ embedder: { kind: 'onnx', dir: modelDir }, router: { profile: profileDir, default_cost_weight: null, cache_size: 0, nearest: 'auto' }, workers: 1 });
   assert.equal(s.kind, 'async');
   if (s.kind === 'async') {
     assert.equal(s.backend.id, embedder.id);
@@ -69,7 +69,7 @@ it('createEmbedSource: onnx is async (an EmbedBackend), native is sync', async (
     assert.deepEqual(await s.backend.embed(TEXTS[0]), await embedder.embed(TEXTS[0]));
     await s.backend.close();
   }
-  const native = await createEmbedSource({ embedder: { kind: 'native', dir: null }, router: { profile: join(import.meta.dirname, '../../native-models/routerbench-default'), default_cost_weight: null, cache_size: 0 }, workers: 1 });
+  const native = await createEmbedSource({ embedder: { kind: 'native', dir: null }, router: { profile: join(import.meta.dirname, '../../native-models/routerbench-default'), default_cost_weight: null, cache_size: 0, nearest: 'auto' }, workers: 1 });
   assert.equal(native.kind, 'sync');
 });
 

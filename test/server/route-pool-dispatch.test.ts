@@ -107,7 +107,7 @@ before(async () => {
   mocks = await startMocks();
   gw = await startGateway(
     { models: MODELS.map((m) => openaiModel(m, mocks.oa)) },
-    { server: { threads: 1 }, router: { profile: profileDir }, embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, workers: 2 },
+    { server: { threads: 1 }, router: { profile: profileDir, nearest: 'pool' }, embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, workers: 2 },
   );
 });
 
@@ -190,7 +190,7 @@ describe('route pool on the server (K = ROUTE_POOL_MIN_K)', () => {
   });
 
   it('two HTTP threads: each has its own pool with its share of the workers, same decisions; close() drains searches in flight', async () => {
-    const t: TestServer = await startTestServer({ server: { threads: 2 }, router: { profile: profileDir }, embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, workers: 2 });
+    const t: TestServer = await startTestServer({ server: { threads: 2 }, router: { profile: profileDir, nearest: 'pool' }, embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, workers: 2 });
     let closed = false;
     try {
       if (t.server.threads === 2) {
@@ -231,6 +231,23 @@ describe('route pool on the server (K = ROUTE_POOL_MIN_K)', () => {
       assert.ok(answered > 0);
     } finally {
       if (!closed) await t.close();
+    }
+  });
+
+  it('router.nearest: inline keeps the same K on the HTTP thread, with the same decisions', async () => {
+    const t: TestServer = await startTestServer({ server: { threads: 1 }, router: { profile: profileDir, nearest: 'inline' }, embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, workers: 2 });
+    try {
+      const h = await get(t.base, '/health');
+      assert.equal(h.json.routing, 'inline');
+      assert.equal(h.json.route_pool, null);
+      assert.equal(t.server.engine.ready!.routePool, undefined);
+      assert.notEqual(t.server.engine.ready!.router.index.kind, 'remote');
+      for (const prompt of PROMPTS) {
+        const res = await post(t.base, '/v1/route', { prompt, cost_weight: 0.2 });
+        assert.deepEqual(decisionOf(res.json), expected(inline(embedder.embedSync(prompt), 0.2)));
+      }
+    } finally {
+      await t.close();
     }
   });
 
