@@ -50,3 +50,13 @@ export function assertError(r: Reply, code: ErrorCode, field?: string): void {
     assert.equal(r.json.error.field, field);
   }
 }
+
+/** Everyday prompts of different kinds (code, fact, proof, translation, prose), for decision tests. */
+export const PROMPTS = [
+  'Write a Python function that reverses a linked list in place.',
+  'What is the capital of Australia?',
+  'Prove that the square root of 2 is irrational.',
+  'Translate "good morning" into French and German.',
+  'Summarise the causes of the First World War in three sentences.',
+  'def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)  # make this iterative',
+];

@@ -24,20 +24,12 @@ import { ROUTE_POOL_MIN_K, routePoolThreads } from '../../src/pool/pool.ts';
 import { PoolError } from '../../src/pool/errors.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/config/schema.ts';
 import { mulberry32 } from '../../src/seeded-random.ts';
-import { assertError, get, post, startTestServer, type TestServer } from './helpers.ts';
+import { assertError, get, post, startTestServer, type TestServer, PROMPTS } from './helpers.ts';
 import { chat, openaiModel, startGateway, startMocks, user, type Gateway, type Mocks } from '../gateway/helpers.ts';
 
 const K = ROUTE_POOL_MIN_K;
 const MODELS = ['tiny', 'small', 'medium', 'large'];
 const COSTS = [0.05, 0.3, 2, 10];
-const PROMPTS = [
-  'Write a Python function that reverses a linked list in place.',
-  'What is the capital of Australia?',
-  'Prove that the square root of 2 is irrational.',
-  'Translate "good morning" into French and German.',
-  'Summarise the causes of the First World War in three sentences.',
-  'def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)  # make this iterative',
-];
 
 const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
 const DIM = embedder.dim;

@@ -11,7 +11,7 @@ import { loadNativeTables, NativeEmbedder } from '../../src/routing/embedders/na
 import { loadProfile } from '../../src/routing/profile.ts';
 import { Router } from '../../src/routing/router.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/config/schema.ts';
-import { post, startTestServer, type TestServer } from './helpers.ts';
+import { post, startTestServer, type TestServer, PROMPTS } from './helpers.ts';
 
 const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
 const profile = loadProfile(DEFAULT_PROFILE_DIR, embedder);
@@ -19,14 +19,6 @@ const router = new Router(profile);
 const MODELS = profile.models;
 const DEFAULT_LAMBDA = profile.manifest.default_cost_weight;
 
-const PROMPTS = [
-  'Write a Python function that reverses a linked list in place.',
-  'What is the capital of Australia?',
-  'Prove that the square root of 2 is irrational.',
-  'Translate "good morning" into French and German.',
-  'Summarise the causes of the First World War in three sentences.',
-  'def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)  # make this iterative',
-];
 
 let t: TestServer;
 before(async () => { t = await startTestServer(); });
