@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embedderContract } from './embedder-contract.ts';
-import { fitNativeTables, NativeEmbedder, saveNativeEmbedder, loadNativeTables, FeatureHasher } from '../../src/routing/embedders/native.ts';
+import { fitNativeTables, NativeEmbedder, saveNativeEmbedder, loadNativeTables, FeatureHasher, projEntry, DEFAULT_NATIVE_PARAMS } from '../../src/routing/embedders/native.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/fit/options.ts';
 
 const corpus = [
@@ -73,6 +73,40 @@ describe('native embedder', () => {
     assert.ok(t.buffer instanceof SharedArrayBuffer);
     const a = new NativeEmbedder(t), b = new NativeEmbedder({ params: t.params, buffer: t.buffer });
     assert.deepEqual(a.embedSync('same text'), b.embedSync('same text'));
+  });
+
+  it('projection: projEntry is the splitmix32 stream, and embeddings follow it for any dim', () => {
+    // splitmix32 stepped sequentially, as the projection table used to be filled.
+    const seed = 0x5eed;
+    let st = seed;
+    const seq = (): number => {
+      st = (st + 0x9e3779b9) >>> 0;
+      let z = st;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    for (let i = 0; i < 5000; i++) { const r = seq(); assert.equal(projEntry(seed, 384, i), (r % 384) | ((r >>> 16) & 0x8000)); }
+    // A naive embedding from projEntry equals the embedder's, for 384 (its fast path) and other dims.
+    for (const dim of [384, 100, 64]) {
+      const e = new NativeEmbedder(fitNativeTables(corpus, { ...DEFAULT_NATIVE_PARAMS, dim }));
+      const { nnz, bits } = e.tables.params;
+      const idf = new Float32Array(e.tables.buffer, 0, 1 << bits);
+      const text = 'Write a function to reverse a string in Python, then reverse it again.';
+      const h = new FeatureHasher(bits);
+      const k = h.hash(text);
+      const tf = new Map<number, number>();
+      for (let i = 0; i < k; i++) tf.set(h.out[i], (tf.get(h.out[i]) ?? 0) + 1);
+      const ref = new Float64Array(dim);
+      for (const [f, c] of tf) {
+        const w = (1 + Math.log(c)) * idf[f] / Math.sqrt(nnz);
+        for (let j = 0; j < nnz; j++) { const p = projEntry(e.tables.params.seed, dim, f * nnz + j); ref[p & 0x7fff] += p & 0x8000 ? -w : w; }
+      }
+      const norm = Math.hypot(...ref);
+      const got = e.embedSync(text);
+      assert.equal(got.length, dim);
+      for (let i = 0; i < dim; i++) assert.ok(Math.abs(got[i] - ref[i] / norm) < 1e-5, `dim ${dim}, [${i}]: ${got[i]} vs ${ref[i] / norm}`);
+    }
   });
 
   it('is case- and whitespace-insensitive but not order-blind', () => {

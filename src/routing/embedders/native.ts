@@ -14,13 +14,18 @@
  * Projection: each bucket maps to `nnz` (dimension, +-1/sqrt(nnz)) pairs, a
  * sparse Johnson-Lindenstrauss transform (Kane & Nelson). A dense 2^18 x 384
  * matrix would be 400 MB and ~100k multiply-adds per prompt; the sparse one is
- * nnz x features multiply-adds. All weights share one magnitude, so a pair is
- * stored as one Uint16 (dimension | sign bit): a bucket's 8 pairs are 16 bytes,
- * one cache line serves 4 buckets. The 4,000-character case is bound by cache
- * misses on these tables; this layout plus the LOG_TF table took it from 215 to
- * 191 µs against separate Float32 weights and Uint16 indices (dev machine).
- * The tables (Float32 IDF, Uint16 projection) live in one SharedArrayBuffer so
- * pool workers map them without a copy.
+ * nnz x features multiply-adds. The pairs come from a counter-based generator
+ * (projEntry), computed per feature, not stored: the 4 MB table they used to
+ * sit in cost a cache miss per feature once the rest of a request had evicted
+ * it. Same process, old vs new, interleaved (.tmp A/B on the 2026-12-01
+ * machine): 0.48-0.72x the time per embed for 200 and 4,000 chars with many
+ * distinct prompts; under HTTP load (bench:http, unique prompts) the
+ * server-side embedding_ms median went from 0.108 to 0.067-0.084 ms. With the
+ * same few prompts repeated (tables hot, bench/micro.ts) 200 chars costs
+ * ~6 µs more; start-up no longer fills the table (151 -> 16 ms). The
+ * vectors are bit-identical (the golden-digest test).
+ * The one table left, IDF (Float32, 1 MB at 2^18), lives in a SharedArrayBuffer
+ * so pool workers map it without a copy.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -46,7 +51,7 @@ export const DEFAULT_NATIVE_PARAMS: Omit<NativeParams, 'docs'> = { dim: 384, bit
 /** The shared tables; everything a worker needs to rebuild the embedder without copying. */
 export interface NativeTables {
   params: NativeParams;
-  /** One SharedArrayBuffer holding idf (Float32) | proj (Uint16: dim | sign << 15), in that order. */
+  /** One SharedArrayBuffer holding the IDF table (Float32, 2^bits). */
   buffer: SharedArrayBuffer;
 }
 
@@ -57,36 +62,34 @@ const NS_CHAR = 0x2f3a9e1b;
 const NS_EMPTY = 0x7a1c3e55;
 const FNV_PRIME = 0x01000193;
 
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
-
-function layout(p: Pick<NativeParams, 'bits' | 'nnz'>) {
+function layout(p: Pick<NativeParams, 'bits'>) {
   const buckets = 1 << p.bits;
-  const idfBytes = buckets * 4;
-  return { buckets, idfOff: 0, projOff: idfBytes, total: idfBytes + buckets * p.nnz * 2 };
+  return { buckets, idfOff: 0, total: buckets * 4 };
 }
 
-/** Builds the shared tables from an IDF vector; the projection is regenerated from the seed. */
+const GOLDEN = 0x9e3779b9;
+
+/**
+ * The projection entry `i` (= bucket * nnz + j) as (dimension | sign << 15).
+ * It is the i-th output of splitmix32(seed), a counter-based generator (state
+ * after i + 1 steps = seed + (i + 1) * golden), so any entry is computed
+ * directly: the 2^bits x nnz table that used to hold these (4 MB) is gone.
+ */
+export function projEntry(seed: number, dim: number, i: number): number {
+  let z = (seed + Math.imul(i + 1, GOLDEN)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  const r = (z ^ (z >>> 16)) >>> 0;
+  return (r % dim) | ((r >>> 16) & 0x8000);
+}
+
+/** Builds the shared table (IDF) from an IDF vector; the projection is computed from the seed. */
 export function buildTables(params: NativeParams, idf: Float32Array): NativeTables {
   const l = layout(params);
   if (idf.length !== l.buckets) throw new Error(`native embedder: idf has ${idf.length} entries, expected 2^${params.bits} = ${l.buckets}`);
   if (params.dim > 0x7fff) throw new Error('native embedder: dim must be <= 32767 (15-bit indices)');
   const buffer = new SharedArrayBuffer(l.total);
   new Float32Array(buffer, l.idfOff, l.buckets).set(idf);
-  const proj = new Uint16Array(buffer, l.projOff, l.buckets * params.nnz);
-  const rnd = splitmix32(params.seed);
-  for (let i = 0; i < proj.length; i++) {
-    const r = rnd();
-    proj[i] = (r % params.dim) | ((r >>> 16) & 0x8000);
-  }
   return { params, buffer };
 }
 
@@ -192,15 +195,18 @@ export class NativeEmbedder implements SyncEmbedder {
   readonly dim: number;
   readonly hash: string;
   private readonly idf: Float32Array;
-  private readonly proj: Uint16Array;
   private readonly nnz: number;
+  private readonly seed: number;
   private readonly scale: number;
   private readonly hasher: FeatureHasher;
-  // Term-frequency scratch reused across calls: slot = call << 8 | count, so a
-  // stale slot (older call) reads as 0 and nothing is cleared between prompts,
-  // and stamp and count share one cache line.
-  private readonly slot: Uint32Array;
-  private readonly touched: Int32Array;
+  // Term frequencies of one prompt: a small open-addressing table sized to the
+  // prompt (a 200-char prompt's fits in L1), stamped per call so nothing is
+  // cleared between prompts. `order` keeps first occurrences in order: the
+  // projection sums in that order, which keeps vectors bit-identical.
+  private keys = new Int32Array(1024);
+  private stamp = new Uint32Array(1024);
+  private count = new Uint8Array(1024);
+  private order = new Int32Array(512);
   private call = 0;
 
   constructor(readonly tables: NativeTables) {
@@ -208,51 +214,79 @@ export class NativeEmbedder implements SyncEmbedder {
     const l = layout(p);
     this.dim = p.dim;
     this.nnz = p.nnz;
+    this.seed = p.seed >>> 0;
     this.idf = new Float32Array(tables.buffer, l.idfOff, l.buckets);
-    this.proj = new Uint16Array(tables.buffer, l.projOff, l.buckets * p.nnz);
     this.scale = 1 / Math.sqrt(p.nnz);
     this.hasher = new FeatureHasher(p.bits);
-    this.slot = new Uint32Array(l.buckets);
-    this.touched = new Int32Array(l.buckets);
     this.hash = createHash('sha256')
       .update(JSON.stringify({ kind: NATIVE_EMBEDDER_KIND, dim: p.dim, bits: p.bits, nnz: p.nnz, seed: p.seed }))
       .update(new Uint8Array(tables.buffer, l.idfOff, l.buckets * 4))
       .digest('hex').slice(0, 32);
   }
 
-  embedSync(text: string, out: Float32Array = new Float32Array(this.dim)): Float32Array {
-    const k = this.hasher.hash(text);
-    const feats = this.hasher.out;
-    const { slot, touched, idf, proj, nnz } = this;
+  /**
+   * Counts the features into the per-prompt table; returns the number of
+   * distinct ones, listed in `order` (table slots) by first occurrence.
+   * Counts saturate at 255 (1 + ln 255 vs 1 + ln 256: no visible difference).
+   */
+  private countFeatures(feats: Int32Array, k: number): number {
+    if (this.keys.length < 2 * k) {
+      let cap = this.keys.length;
+      while (cap < 2 * k) cap *= 2;
+      this.keys = new Int32Array(cap); this.stamp = new Uint32Array(cap); this.count = new Uint8Array(cap);
+      this.order = new Int32Array(cap >>> 1);
+    }
+    const { keys, stamp, count, order } = this;
+    const mask = keys.length - 1;
+    const shift = 32 - Math.log2(keys.length);
     let call = ++this.call;
-    if (call > 0xffffff) { slot.fill(0); call = this.call = 1; }
-    const tag = call << 8;
+    if (call > 0xfffffff0) { stamp.fill(0); call = this.call = 1; }
     let t = 0;
     for (let i = 0; i < k; i++) {
       const f = feats[i];
-      const v = slot[f];
-      if ((v & ~0xff) !== tag) { slot[f] = tag | 1; touched[t++] = f; } else if ((v & 0xff) !== 0xff) slot[f] = v + 1;
-    }
-    out.fill(0);
-    // The sign bit becomes a factor of +1 or -1 instead of a branch: signs are
-    // random, so a branch mispredicts half the time. Measured on bench/micro.ts
-    // (same run): branch 16.6 / 325 µs (200 / 4,000 chars), a two-slot [w, -w]
-    // table 20.7 / 243 µs, this multiply 17.0 / 208 µs. Bit-identical: w * -1 is
-    // exactly -w, and x + (-w) is x - w in IEEE 754.
-    for (let i = 0; i < t; i++) {
-      const f = touched[i];
-      const c = slot[f] & 0xff;
-      const w = (c === 1 ? 1 : c < LOG_TF.length ? LOG_TF[c] : 1 + Math.log(c)) * idf[f] * this.scale;
-      const base = f * nnz;
-      for (let j = 0; j < nnz; j++) {
-        const p = proj[base + j];
-        out[p & 0x7fff] += w * (1 - ((p >>> 14) & 2));
+      let h = Math.imul(f, 0x9e3779b1) >>> shift;
+      for (;;) {
+        if (stamp[h] !== call) { stamp[h] = call; keys[h] = f; count[h] = 1; order[t++] = h; break; }
+        if (keys[h] === f) { if (count[h] !== 255) count[h]++; break; }
+        h = (h + 1) & mask;
       }
     }
-    let s = 0;
-    for (let i = 0; i < out.length; i++) s += out[i] * out[i];
+    return t;
+  }
+
+  embedSync(text: string, out: Float32Array = new Float32Array(this.dim)): Float32Array {
+    const k = this.hasher.hash(text);
+    const t = this.countFeatures(this.hasher.out, k);
+    const { keys, count, order, idf, nnz, seed, dim } = this;
+    out.fill(0);
+    // Each feature adds +-w to nnz dimensions. The (dimension, sign) pairs are
+    // computed (projEntry, inlined) rather than read from a 4 MB table: a random
+    // read per feature missed the cache under load. The sign becomes a factor
+    // of +1 / -1 rather than a branch (signs are random: a branch mispredicts
+    // half the time); w * -1 is exactly -w, so sums are bit-identical either way.
+    // dim 384 = 3 x 128: r % 384 = (r & 127) + 128 * ((r >>> 7) % 3), an
+    // int32 modulo by a constant instead of a float modulo of a uint32.
+    const d384 = dim === 384;
+    for (let i = 0; i < t; i++) {
+      const slot = order[i];
+      const f = keys[slot];
+      const c = count[slot];
+      const w = (c === 1 ? 1 : c < LOG_TF.length ? LOG_TF[c] : 1 + Math.log(c)) * idf[f] * this.scale;
+      let s = (seed + Math.imul(f * nnz + 1, GOLDEN)) >>> 0;
+      for (let j = 0; j < nnz; j++) {
+        let z = Math.imul(s ^ (s >>> 16), 0x85ebca6b);
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+        z = z ^ (z >>> 16);
+        const r = z >>> 0;
+        const di = d384 ? (r & 127) | (((r >>> 7) % 3) << 7) : r % dim;
+        out[di] += w * (1 - ((r >>> 30) & 2));
+        s = (s + GOLDEN) >>> 0;
+      }
+    }
+    let sum = 0;
+    for (let i = 0; i < out.length; i++) sum += out[i] * out[i];
     // A non-empty feature set cannot project to exactly zero in practice; guard anyway.
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
     if (inv === 0) { out[0] = 1; return out; }
     for (let i = 0; i < out.length; i++) out[i] *= inv;
     return out;
