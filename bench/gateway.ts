@@ -27,7 +27,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
 import { ROOT } from '../src/fit/options.ts';
-import { freePort } from './lib/procs.ts';
+import { freePort, startNode } from './lib/procs.ts';
 import { haveWrk, runWrk, type WrkResult } from './lib/wrk.ts';
 import { measureTtfb, type TtfbResult } from './lib/ttfb.ts';
 import { startMockProc, type MockProc } from './lib/mock-proc.ts';
@@ -80,7 +80,7 @@ const chat = (model: string, stream: boolean, content: string): string => JSON.s
 const template = (model: string, stream: boolean) => ({ prefix: `{"model":"${model}","stream":${stream},"messages":[{"role":"user","content":"`, suffix: '"}]}' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type TargetName = 'direct' | 'switchyard' | 'portkey';
+type TargetName = 'direct' | 'switchyard' | 'portkey' | 'bare-proxy';
 interface Target { name: TargetName; port: number; model: string; headers?: Record<string, string>; pid: number | undefined }
 interface Row {
   target: TargetName; format: 'json' | 'sse'; connections: number; wrk: WrkResult; rss_max_mib: number;
@@ -182,6 +182,7 @@ async function main(): Promise<void> {
       }
     }
     await sy?.stop();
+    if (parts.has('load') || parts.has('ttfb')) await bareProxyPart(mock);
     if (parts.has('portkey')) portkeyInfo = await portkeyPart(mock);
     await mock.stop();
   }
@@ -216,6 +217,30 @@ async function main(): Promise<void> {
     out.stall = { stream_mib: (s.chunks * s.chunkBytes) / 2 ** 20, direct, switchyard: through };
     await sy?.stop();
     await mock.stop();
+  }
+}
+
+/**
+ * The hop alone (bench/lib/bare-proxy.ts: uWS + undici passthrough, no work):
+ * JSON at 1 and --connections, and TTFB, so Switchyard's own cost can be read
+ * as Switchyard minus bare proxy, apart from the extra loopback round trip
+ * that any gateway adds and that a slow machine makes expensive.
+ */
+async function bareProxyPart(mock: MockProc): Promise<void> {
+  let bp: Awaited<ReturnType<typeof startNode>> | undefined;
+  try {
+    const port = await freePort();
+    bp = await startNode('bench/lib/bare-proxy.ts', [String(port), `http://127.0.0.1:${mock.port}`], port, async (p) => (await probe(p, chat(DIRECT_MODEL, false, 'probe'))).status === 200);
+    const t: Target = { name: 'bare-proxy', port: bp.port, model: DIRECT_MODEL, pid: bp.child.pid };
+    if (parts.has('load')) for (const c of [1, cfg.connections]) rows.push(await load(t, 'json', c, mock.child.pid));
+    if (parts.has('ttfb')) {
+      ttfb['bare-proxy'] = await measureTtfb({ port: t.port, path: CHAT, body: (i) => chat(t.model, true, prompt('ttfb', i)), requests: cfg.ttfbRequests, warmup: 1000, deadlineMs: 120_000 });
+      console.error(`bare-proxy sse ttfb (sequential, 1 conn): p50 ${fmt(ttfb['bare-proxy']!.ttfb_p50_ms)} ms`);
+    }
+  } catch (e) {
+    note(`bare proxy skipped: ${(e as Error).message}`);
+  } finally {
+    await bp?.stop();
   }
 }
 
@@ -284,6 +309,12 @@ function report(): void {
     const d = find('direct', f, cfg.connections), s = find('switchyard', f, cfg.connections);
     add(`throughput switchyard/direct, ${f.toUpperCase()}, ${cfg.connections} conns`, s && d ? (100 * s.wrk.rps) / d.wrk.rps : null, '%', '>= 25%', (x) => x >= 25, 0);
   }
+  const bj1 = find('bare-proxy', 'json', 1);
+  if (bj1 && sj1 && dj1) lines.push(`\nthe hop alone (bare uWS + undici passthrough, no work): +${fmt(bj1.wrk.p50_ms - dj1.wrk.p50_ms)} ms p50 JSON at 1 connection` +
+    (ttfb['bare-proxy'] && ttfb.direct ? `, +${fmt(ttfb['bare-proxy'].ttfb_p50_ms - ttfb.direct.ttfb_p50_ms)} ms TTFB` : '') +
+    `; Switchyard over the bare proxy: +${fmt(sj1.wrk.p50_ms - bj1.wrk.p50_ms)} ms p50` +
+    (ttfb['bare-proxy'] && ttfb.switchyard ? `, +${fmt(ttfb.switchyard.ttfb_p50_ms - ttfb['bare-proxy'].ttfb_p50_ms)} ms TTFB` : '') +
+    ` (embed + route + validation + headers + the switchyard object)`);
   const sp = find('switchyard', 'json', cfg.connections), pp = find('portkey', 'json', cfg.connections);
   add(`throughput switchyard/portkey, JSON, ${cfg.connections} conns`, sp && pp ? sp.wrk.rps / pp.wrk.rps : null, 'x', '>= 10x', (x) => x >= 10, 1, 'portkey');
 
