@@ -315,6 +315,10 @@ function report(): void {
     `; Switchyard over the bare proxy: +${fmt(sj1.wrk.p50_ms - bj1.wrk.p50_ms)} ms p50` +
     (ttfb['bare-proxy'] && ttfb.switchyard ? `, +${fmt(ttfb.switchyard.ttfb_p50_ms - ttfb['bare-proxy'].ttfb_p50_ms)} ms TTFB` : '') +
     ` (embed + route + validation + headers + the switchyard object)`);
+  const tt = (t: TargetName) => ttfb[t]?.ttft_p50_ms;
+  if (tt('direct') !== undefined && tt('switchyard') !== undefined) lines.push(`time to first token (first non-empty content delta), sequential SSE: direct ${fmt(tt('direct'))} ms, switchyard ${fmt(tt('switchyard'))} ms (+${fmt(tt('switchyard')! - tt('direct')!)})` +
+    (tt('bare-proxy') !== undefined ? `, bare proxy ${fmt(tt('bare-proxy'))} ms (+${fmt(tt('bare-proxy')! - tt('direct')!)})` : '') +
+    ` (equal to TTFB when the upstream's first read already holds text; Switchyard sends nothing before the first chunk with content, so an upstream failing right after its role-only opening chunk can still be replaced)`);
   const sp = find('switchyard', 'json', cfg.connections), pp = find('portkey', 'json', cfg.connections);
   add(`throughput switchyard/portkey, JSON, ${cfg.connections} conns`, sp && pp ? sp.wrk.rps / pp.wrk.rps : null, 'x', '>= 10x', (x) => x >= 10, 1, 'portkey');
 
