@@ -18,7 +18,8 @@ import type { HealthTracker } from './health.ts';
 import { getAdapter } from './registry.ts';
 import { redact } from './redact.ts';
 import type { UpstreamClient, Timeouts } from './upstream.ts';
-import { wantsFunctionCall, type AbortHook, type Backend, type ChatCompletion, type ChatRequest, type CompletionText, type Pricing, type ProviderAdapter, type Usage } from './types.ts';
+import { wantsFunctionCall, type AbortHook, type Backend, type ChatCompletion, type ChatRequest, type CompletionText, type Pricing, type ProviderAdapter, type UpstreamRequestSpec, type Usage } from './types.ts';
+import { invalid } from '../errors.ts';
 import { ChunkStream, type StreamSummary } from '../streaming/chunk-stream.ts';
 
 export interface ModelRoute {
@@ -134,7 +135,7 @@ export class ChatGateway {
     const backend = this.balancer.pick(model, route.backends);
     if (!backend) throw new UpstreamError('no_backend', `every backend of "${model}" is marked down`);
     const adapter = getAdapter(backend.provider);
-    const spec = adapter.buildRequest(req, backend);
+    const spec = buildRequest(adapter, req, backend);
     const timeouts = route.timeouts ? this.routeTimeouts(route) : this.opts.timeouts;
     const t0 = this.now();
 
@@ -170,6 +171,21 @@ export class ChatGateway {
     if (err.kind === 'connect') this.balancer.markDown(backendId, this.opts.backendDownMs ?? DEFAULT_BACKEND_DOWN_MS);
     if (countsAgainstHealth(err.kind)) this.opts.health.record(model, { ok: false });
     throw err;
+  }
+}
+
+/**
+ * adapter.buildRequest, where JSON.stringify overflowing the stack (a request
+ * nested a few thousand levels deep in a field that passes through: an extra
+ * field, tool parameters, a response_format schema) is the client's error,
+ * not a 500: JSON.parse took the body, serialising it again recurses.
+ */
+function buildRequest(adapter: ProviderAdapter, req: ChatRequest, backend: Backend): UpstreamRequestSpec {
+  try {
+    return adapter.buildRequest(req, backend);
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message)) throw invalid('body', 'is nested too deeply to be forwarded upstream');
+    throw e;
   }
 }
 

@@ -283,6 +283,24 @@ describe('validation errors: OpenAI shape, param named', () => {
     });
   }
 
+  it('a body nested too deeply to serialise again is a 400 naming body, not a 500 (regression: fuzz)', async () => {
+    // JSON.parse takes 20,000 levels; JSON.stringify (buildRequest) overflowed the stack: 500 internal_error.
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const bodies = [
+      `{"model":"local-llama","messages":[{"role":"user","content":"hi"}],"extra":${deep(20_000)}}`,
+      `{"model":"claude-v2","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","p":${deep(20_000)}}}}]}`,
+      `{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}],"metadata":{"a":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}}`,
+    ];
+    for (const body of bodies) {
+      const r = await chat(gw.base, body);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.error.code, 'invalid_request');
+      assert.equal(r.json.error.param, 'body');
+      assert.match(r.json.error.message, /nested too deeply/);
+    }
+    assert.equal(mocks.oa.stats().requests + mocks.an.stats().requests, 0, 'nothing went upstream');
+  });
+
   it('unknown fields pass through to OpenAI-compatible upstreams; null optionals are accepted', async () => {
     const r = await chat(gw.base, { model: 'local-llama', messages: user('hi'), top_k: 40, temperature: null, max_tokens: null, stream: false });
     assert.equal(r.status, 200, r.text);
