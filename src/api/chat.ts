@@ -28,7 +28,8 @@
 import { ApiError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import { NoCandidateError, type Decision } from '../routing/router.ts';
-import { costUsd, estimateCost } from '../providers/cost.ts';
+import { costUsd, estimateCost, validUsage } from '../providers/cost.ts';
+import { redact } from '../providers/redact.ts';
 import { UpstreamChainError, type AttemptRecord } from '../providers/fallback.ts';
 import { UpstreamError } from '../providers/failure.ts';
 import type { GatewayRuntime } from '../providers/runtime.ts';
@@ -205,7 +206,11 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
       for (let i = 0; i < batch.length; i++) {
         const c = batch[i];
         if (typeof c === 'string') { pending += 'data: ' + c + '\n\n'; continue; } // pass-through JSON text
-        if (c.usage && pricing) c.switchyard = { model, cost_usd: costUsd(c.usage, pricing) };
+        if (c.usage && pricing) {
+          // An OpenAI upstream's usage chunk reaches here as the upstream sent it: price only real counts.
+          const u = validUsage(c.usage);
+          c.switchyard = { model, cost_usd: u ? costUsd(u, pricing) : null };
+        }
         pending += sseData(JSON.stringify(c));
       }
       // The terminal event is in: the rest leaves with the trailer and [DONE] in end(), one write instead of two.
@@ -217,8 +222,9 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
     }
   } catch (e) {
     // After the first byte: the client already holds part of an answer, so end the stream with the error.
+    // The message quotes the upstream: redacted like every failure message before it reaches a client.
     const err = e instanceof UpstreamError ? e : new UpstreamError('bad_response', (e as Error)?.message ?? String(e));
-    sink.end(pending + sseError({ message: `${model} failed mid-stream: ${err.message}`, type: 'upstream_error', code: err.kind }));
+    sink.end(pending + sseError({ message: redact(`${model} failed mid-stream: ${err.message}`), type: 'upstream_error', code: err.kind }));
     const s = await res.finished;
     publish(model, reason, plan, res.chain, true, sink.signal.aborted ? 0 : 200, s.costUsd, t0);
     return;

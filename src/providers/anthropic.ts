@@ -36,7 +36,9 @@ import {
   functionCallUse, legacyCallId, pushToolUses, standInTools, toolCallIdOf, toolChoiceOf, toolResultOf, toolsOf,
   type AnthropicTool, type AnthropicToolChoice, type ToolResultBlock, type ToolUseBlock,
 } from './anthropic-tools.ts';
-import { UpstreamError } from './failure.ts';
+import { tokenCount } from './cost.ts';
+import { clip, UpstreamError } from './failure.ts';
+import { redact } from './redact.ts';
 import type {
   Backend, ChatChunk, ChatCompletion, ChatMessage, ChatRequest, ContentPart, FinishReason, ProviderAdapter, ResponseContext,
   StreamContext, StreamItem, StreamTransformer, UpstreamRequestSpec, Usage,
@@ -192,12 +194,24 @@ export function finishReason(stop: string | null | undefined): FinishReason | nu
   }
 }
 
-interface AnthropicUsage { input_tokens?: number; output_tokens?: number; cache_creation_input_tokens?: number | null; cache_read_input_tokens?: number | null }
+interface AnthropicUsage { input_tokens?: unknown; output_tokens?: unknown; cache_creation_input_tokens?: unknown; cache_read_input_tokens?: unknown }
 
-/** Cached prompt tokens are billed apart upstream but are still prompt tokens to an OpenAI client. */
+/**
+ * Cached prompt tokens are billed apart upstream but are still prompt tokens
+ * to an OpenAI client. Anything that is not a count (a string would
+ * concatenate, a negative would subtract) counts as 0: the usage the client
+ * gets is Switchyard's own output.
+ */
 function promptTokens(u: AnthropicUsage): number {
-  return (u.input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0);
+  return tokenCount(u.input_tokens) + tokenCount(u.cache_creation_input_tokens) + tokenCount(u.cache_read_input_tokens);
 }
+
+/** `usage` of a message or event: an object, or nothing to read. */
+function usageIn(v: unknown): AnthropicUsage {
+  return v !== null && typeof v === 'object' ? v as AnthropicUsage : {};
+}
+
+const str = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
 
 function usageOf(prompt: number, completion: number): Usage {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
@@ -206,11 +220,12 @@ function usageOf(prompt: number, completion: number): Usage {
 type AnthropicContent = { type: string; text?: string; id?: string; name?: string; input?: unknown };
 
 function parseResponse(json: unknown, created: number, ctx?: ResponseContext): ChatCompletion {
-  const j = json as { id?: string; model?: string; content?: AnthropicContent[]; stop_reason?: string | null; usage?: AnthropicUsage } | null;
+  const j = json as { id?: unknown; model?: unknown; content?: (AnthropicContent | null)[]; stop_reason?: string | null; usage?: unknown } | null;
   if (j === null || typeof j !== 'object' || !Array.isArray(j.content)) throw new UpstreamError('bad_response', 'anthropic message has no "content" array');
   let text = '';
   let calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] | undefined;
   for (const b of j.content) {
+    if (b === null || typeof b !== 'object') continue;
     if (b.type === 'text' && typeof b.text === 'string') text += b.text;
     else if (b.type === 'tool_use') {
       if (typeof b.id !== 'string' || typeof b.name !== 'string') throw new UpstreamError('bad_response', 'anthropic tool_use block without an id or name');
@@ -225,14 +240,14 @@ function parseResponse(json: unknown, created: number, ctx?: ResponseContext): C
       if (finish === 'tool_calls') finish = 'function_call';
     } else message.tool_calls = calls;
   }
-  const u = j.usage ?? {};
+  const u = usageIn(j.usage);
   return {
-    id: j.id ?? 'msg',
+    id: str(j.id, 'msg'),
     object: 'chat.completion',
     created,
-    model: j.model ?? '',
+    model: str(j.model, ''),
     choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
-    usage: usageOf(promptTokens(u), u.output_tokens ?? 0),
+    usage: usageOf(promptTokens(u), tokenCount(u.output_tokens)),
   };
 }
 
@@ -273,15 +288,16 @@ class AnthropicStream implements StreamTransformer {
   push(ev: SseEvent, out: StreamItem[]): void {
     // The `event:` line names the type, and so does data.type; data is authoritative (the event line is optional in the spec).
     let d: { type?: string; [k: string]: any };
-    try { d = JSON.parse(ev.data); } catch { throw new UpstreamError('bad_response', `anthropic stream event "${ev.event}" is not JSON`); }
+    try { d = JSON.parse(ev.data); } catch { throw new UpstreamError('bad_response', redact(clip(`anthropic stream event "${ev.event}" is not JSON`))); }
+    if (d === null || typeof d !== 'object') throw new UpstreamError('bad_response', redact(clip(`anthropic stream event "${ev.event}" is not an object`)));
     switch (d.type ?? ev.event) {
       case 'message_start': {
         const m = d.message ?? {};
-        this.id = m.id ?? '';
-        this.model = m.model ?? '';
-        const u: AnthropicUsage = m.usage ?? {};
+        this.id = str(m.id, '');
+        this.model = str(m.model, '');
+        const u = usageIn(m.usage);
         this.prompt = promptTokens(u);
-        this.completion = u.output_tokens ?? 0;
+        this.completion = tokenCount(u.output_tokens);
         this.started = true;
         out.push(this.chunk({ role: 'assistant', content: '' }, null));
         return;
@@ -325,11 +341,9 @@ class AnthropicStream implements StreamTransformer {
           this.stop = finishReason(d.delta.stop_reason);
           if (this.stop === 'tool_calls' && this.ctx.functionCall) this.stop = 'function_call';
         }
-        const u: AnthropicUsage | undefined = d.usage;
-        if (u) {
-          if (typeof u.output_tokens === 'number') this.completion = u.output_tokens; // cumulative, not a delta
-          if (typeof u.input_tokens === 'number') this.prompt = promptTokens(u);
-        }
+        const u = usageIn(d.usage);
+        if (typeof u.output_tokens === 'number') this.completion = tokenCount(u.output_tokens); // cumulative, not a delta
+        if (typeof u.input_tokens === 'number') this.prompt = promptTokens(u);
         return;
       }
       case 'message_stop': {
@@ -343,8 +357,9 @@ class AnthropicStream implements StreamTransformer {
         return;
       }
       case 'error': {
+        // Quoted to the client if bytes went out already: clipped, and redacted (it may quote the key).
         const e = d.error ?? {};
-        throw new UpstreamError('stream_error', `anthropic ${e.type ?? 'error'}: ${e.message ?? 'stream error'}`);
+        throw new UpstreamError('stream_error', redact(clip(`anthropic ${str(e.type, 'error')}: ${str(e.message, 'stream error')}`)));
       }
       default:
         return; // ping, and event types added later

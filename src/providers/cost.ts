@@ -16,6 +16,25 @@ export const CHARS_PER_TOKEN = 4;
 export const TOKENS_PER_MESSAGE = 4;
 export const DEFAULT_COMPLETION_TOKENS = 256;
 
+const isCount = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+
+/**
+ * An upstream's `usage`, if the token counts a cost is computed from are
+ * counts (numbers from 0 to 2^53), else null: a string, a negative or a
+ * 1e308 from a broken upstream must not become a NaN, negative or
+ * exponent-notation cost.
+ */
+export function validUsage(u: unknown): Usage | null {
+  if (u === null || typeof u !== 'object') return null;
+  const o = u as Record<string, unknown>;
+  return isCount(o.prompt_tokens) && isCount(o.completion_tokens) ? u as Usage : null;
+}
+
+/** A token count from an upstream, or 0 when it is not one (see validUsage). */
+export function tokenCount(v: unknown): number {
+  return isCount(v) ? v : 0;
+}
+
 export function costUsd(usage: Pick<Usage, 'prompt_tokens' | 'completion_tokens'>, pricing: Pricing): number {
   return (usage.prompt_tokens * pricing.prompt_per_1m + usage.completion_tokens * pricing.completion_per_1m) / 1e6;
 }

@@ -75,12 +75,22 @@ export class UpstreamError extends Error {
   }
 }
 
-/** HTTP status of an upstream response -> kind. */
+/**
+ * HTTP status of a non-2xx upstream response -> kind. Below 400 (a redirect:
+ * undici does not follow them; a 304) the upstream is misconfigured or broken,
+ * not the request: bad_response, so the next candidate is tried.
+ */
 export function kindForStatus(status: number): FailureKind {
   if (status === 429) return 'rate_limited';
   if (status >= 500) return 'http_5xx';
   if (status === 401 || status === 403) return 'auth';
-  return 'http_4xx';
+  if (status >= 400) return 'http_4xx';
+  return 'bad_response';
+}
+
+/** Upstream text quoted in a failure message: at most `max` characters (an error event can be megabytes). */
+export function clip(s: string, max = 300): string {
+  return s.length > max ? s.slice(0, max) + '...' : s;
 }
 
 /** undici / Node socket errors -> kind (our own timers and client aborts are classified by upstream.ts first). */

@@ -11,7 +11,7 @@
  * (fallback.ts); health and backend-down marks are updated on the way.
  */
 import { Balancer } from './balancer.ts';
-import { costUsd } from './cost.ts';
+import { costUsd, validUsage } from './cost.ts';
 import { countsAgainstHealth, UpstreamError } from './failure.ts';
 import { runFallback, type AttemptRecord } from './fallback.ts';
 import type { HealthTracker } from './health.ts';
@@ -96,7 +96,7 @@ function completionText(adapter: ProviderAdapter, body: Buffer, created: number,
   const completion = adapter.parseResponse(j, created, { functionCall: wantsFunctionCall(req) });
   // The edge appends its own `switchyard` member (withSwitchyard): an upstream's would be a duplicate key.
   delete completion.switchyard;
-  return { json: JSON.stringify(completion), usage: completion.usage ?? null };
+  return { json: JSON.stringify(completion), usage: validUsage(completion.usage) };
 }
 
 export class ChatGateway {

@@ -16,15 +16,17 @@
  * connections, one HTTP thread, SSE went from 162 to ~80 µs of CPU a request
  * with this and the transport change in upstream.ts.)
  *
- * Checked without parsing: the text is one object ({...}); "error" and
- * "usage" keys are found by a substring search, and any event where they are
- * not exactly the expected shape takes the parsing path, which is the exact
- * old behaviour. What is lost: an event (or answer) that looks like an object
- * but is not valid JSON reaches the client as it came instead of failing with
- * bad_response.
+ * Checked without parsing: the text is one object ({...}) (an event's: on
+ * one line); "error" and "usage" keys are found by a substring search, and
+ * any event where they are not exactly the expected shape takes the parsing
+ * path, which is the exact old behaviour. Token counts read from "usage" are
+ * checked (cost.ts validUsage) before they are priced. What is lost: an event
+ * (or answer) that looks like an object but is not valid JSON reaches the
+ * client as it came instead of failing with bad_response.
  */
 import type { SseEvent } from '../streaming/sse-parser.ts';
-import { UpstreamError } from './failure.ts';
+import { validUsage } from './cost.ts';
+import { clip, UpstreamError } from './failure.ts';
 import { redact } from './redact.ts';
 import type {
   Backend, ChatChunk, ChatCompletion, ChatRequest, CompletionText, ProviderAdapter, StreamContext, StreamItem, StreamTransformer,
@@ -112,7 +114,7 @@ function readResponse(body: Buffer): CompletionText {
       else {
         const e = s.charCodeAt(v) === 0x7b ? objectEnd(s, v) : -1;
         if (e < 0) break fast;
-        try { usage = JSON.parse(s.slice(v, e)) as Usage; } catch { break fast; }
+        try { usage = validUsage(JSON.parse(s.slice(v, e))); } catch { break fast; }
       }
     }
     return { json: a === 0 && b === s.length - 1 ? s : s.slice(a, b + 1), usage };
@@ -122,23 +124,29 @@ function readResponse(body: Buffer): CompletionText {
   const completion = parseResponse(j);
   // The edge appends its own `switchyard` member (withSwitchyard): an upstream's would be a duplicate key.
   delete completion.switchyard;
-  return { json: JSON.stringify(completion), usage: completion.usage ?? null };
+  return { json: JSON.stringify(completion), usage: validUsage(completion.usage) };
 }
 
+/** The message of an error event, clipped and redacted (it goes to the client: the upstream may quote the key it got). */
 function errorMessage(o: { error?: unknown }): string {
-  const e = o.error as { message?: unknown } | string | undefined;
-  if (typeof e === 'string') return e;
-  return typeof e?.message === 'string' ? e.message : 'upstream stream error';
+  const e = o.error as { message?: unknown } | string | null | undefined;
+  const m = typeof e === 'string' ? e : typeof e?.message === 'string' ? e.message : 'upstream stream error';
+  return redact(clip(m));
 }
 
 /** How OpenAI (and vLLM) end every chunk when include_usage is on: compact JSON, usage last. */
 const USAGE_NULL_TAIL = ',"usage":null}';
 /**
- * The keys that make an event need parsing. One regex test an event: 0.04 µs,
- * where two String#includes were 0.28 µs (V8's substring search starts on '"',
- * the commonest byte in JSON). Global, so lastIndex tells where the match ended.
+ * The keys that make an event need parsing, and a line feed: an event of
+ * several `data:` lines (legal SSE; its text is their lines joined with LF)
+ * must not be written out as one `data:` line, or the client would read the
+ * lines after the first as other fields, or as events of their own (a fake
+ * `data: [DONE]`). Parsed and serialised again it is one line. One regex test
+ * an event: 0.04 µs, where two String#includes were 0.28 µs (V8's substring
+ * search starts on '"', the commonest byte in JSON). Global, so lastIndex
+ * tells where the match ended.
  */
-const KEYS = /"(?:error|usage)"/g;
+const KEYS = /"(?:error|usage)"|\n/g;
 
 class OpenAiStream implements StreamTransformer {
   done = false;
@@ -154,6 +162,7 @@ class OpenAiStream implements StreamTransformer {
         KEYS.lastIndex = 0;
         if (!KEYS.test(data)) { out.push(data); return; }
         // The first (so only) match is the trailing "usage":null: the client gets it only if it asked.
+        // (A line feed before it would have been the first match.)
         if (KEYS.lastIndex === n - USAGE_NULL_TAIL.length + 8 && data.endsWith(USAGE_NULL_TAIL)) {
           out.push(this.includeUsage ? data : data.slice(0, n - USAGE_NULL_TAIL.length) + '}');
           return;
@@ -162,11 +171,17 @@ class OpenAiStream implements StreamTransformer {
     }
     let chunk: ChatChunk & { error?: unknown };
     try { chunk = JSON.parse(data); } catch { throw new UpstreamError('bad_response', 'upstream stream event is not JSON'); }
-    if (chunk === null || typeof chunk !== 'object') throw new UpstreamError('bad_response', 'upstream stream event is not an object');
+    if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk)) throw new UpstreamError('bad_response', 'upstream stream event is not an object');
     if (chunk.error !== undefined) throw new UpstreamError('stream_error', errorMessage(chunk));
-    if (chunk.usage) this.usage = chunk.usage;
+    // Parsed anyway: what goes out from here is a chunk. A usage-only event without
+    // the empty choices array OpenAI sends (some compatible servers) is given one.
+    if (!Array.isArray(chunk.choices)) {
+      if (validUsage(chunk.usage) === null) throw new UpstreamError('bad_response', 'upstream stream event has no "choices" array');
+      chunk.choices = [];
+    }
+    if (chunk.usage) this.usage = validUsage(chunk.usage) ?? this.usage;
     if (this.includeUsage) { out.push(chunk); return; }
-    if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage) return; // the usage-only chunk
+    if (chunk.choices.length === 0 && chunk.usage) return; // the usage-only chunk
     if ('usage' in chunk) delete chunk.usage;
     out.push(chunk);
   }

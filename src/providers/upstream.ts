@@ -52,6 +52,13 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({ connect_ms: 
 export const ERROR_BODY_LIMIT = 16 * 1024;
 
 /**
+ * Largest JSON answer bytes() collects: a broken upstream that never ends its
+ * body fails with bad_response here instead of filling memory until total_ms.
+ * Far above any chat completion (128 choices of 16k tokens are ~10 MB).
+ */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
  * Body bytes read from the socket ahead of the consumer before undici stops
  * reading (the socket's own buffer and the kernel's come on top). The
  * stream.Readable this replaces buffered up to 64 KiB; 16 KiB holds several
@@ -64,6 +71,8 @@ export interface UpstreamClientOptions {
   connections?: number;
   /** Idle keep-alive before a socket is closed (server Keep-Alive hints can lower it). */
   keepAliveTimeoutMs?: number;
+  /** Largest body bytes() reads (default MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
   redact?: (s: string) => string;
 }
 
@@ -105,6 +114,7 @@ export class UpstreamClient {
   private readonly connections: number;
   private readonly keepAliveTimeout: number;
   readonly redact: (s: string) => string;
+  readonly maxBodyBytes: number;
   readonly deadlines = new Deadlines();
   private readonly merged = new WeakMap<Partial<Timeouts>, Timeouts>();
 
@@ -112,6 +122,7 @@ export class UpstreamClient {
     this.connections = opts.connections ?? 128;
     this.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 30_000;
     this.redact = opts.redact ?? defaultRedact;
+    this.maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   }
 
   /** Pools are keyed by origin and connect timeout (a Pool-level setting). */
@@ -288,7 +299,9 @@ class Call implements UpstreamResponse, AsyncIterator<Uint8Array> {
     }
     this.queue.push(chunk);
     this.queued += chunk.length;
-    if (!this.whole && this.queued >= READ_AHEAD_BYTES) { this.paused = true; return false; }
+    if (!this.whole) {
+      if (this.queued >= READ_AHEAD_BYTES) { this.paused = true; return false; }
+    } else if (this.queued > this.client.maxBodyBytes) this.tooLarge();
     return true;
   }
 
@@ -341,6 +354,8 @@ class Call implements UpstreamResponse, AsyncIterator<Uint8Array> {
 
   bytes(): Promise<Buffer> {
     this.whole = true;
+    // What came before bytes() was asked for (up to the read-ahead, or all of a body read in one go) counts too.
+    if (this.queued > this.client.maxBodyBytes) this.tooLarge();
     if (this.error !== null) return Promise.reject(this.error);
     if (this.complete) return Promise.resolve(this.take());
     const p = new Promise<Buffer>((resolve, reject) => { this.wholeWaiter = { resolve, reject }; });
@@ -384,6 +399,16 @@ class Call implements UpstreamResponse, AsyncIterator<Uint8Array> {
     else this.settleError(this.fail(null));
     // Synchronous in undici: onError (ignored now) then the socket is destroyed.
     this.abortUndici?.(this.error!);
+  }
+
+  /** bytes() went over maxBodyBytes: fail, and drop the connection if the rest of the body is still coming. */
+  private tooLarge(): void {
+    if (this.error !== null) return;
+    const err = new UpstreamError('bad_response', `response body larger than ${this.client.maxBodyBytes} bytes`, this.status);
+    if (this.closed) { this.error = err; return; } // already complete: nothing to abort
+    this.why = 'bad_response';
+    this.settleError(err);
+    this.abortUndici?.(err);
   }
 
   private failHttp(): void {

@@ -88,15 +88,37 @@ export class ChunkStream implements AsyncIterableIterator<ChatChunk> {
     while (!this.ended && !this.substantive()) await this.fill();
   }
 
+  /**
+   * Pass-through text is parsed here only while peeking (the first event or
+   * two). Text that only looks like a chunk (not JSON, or no choices array)
+   * fails the stream like any other bad event, which also cancels the
+   * upstream request: the caller moves on to the next candidate and would
+   * otherwise leave this one open until its total deadline.
+   */
   private substantive(): boolean {
     for (let i = this.qi; i < this.queue.length; i++) {
       const item = this.queue[i];
-      // Pass-through text is parsed here only while peeking (the first event or two).
-      const c = (typeof item === 'string' ? JSON.parse(item) as ChatChunk : item).choices[0];
+      let c: ChatChunk['choices'][0] | undefined;
+      try {
+        const choices = (typeof item === 'string' ? JSON.parse(item) as ChatChunk : item).choices;
+        if (!Array.isArray(choices)) throw new TypeError('no "choices" array');
+        c = choices[0];
+        if (c !== undefined && (c === null || typeof c !== 'object')) throw new TypeError('a choice that is not an object');
+      } catch {
+        throw this.abandon(new UpstreamError('bad_response', 'upstream stream event is not a chat.completion.chunk (not JSON, or no "choices" array of objects)'));
+      }
       if (c === undefined || c.finish_reason !== null) return true;
       for (const k in c.delta) if (k !== 'role' && (k !== 'content' || c.delta.content)) return true;
     }
     return false;
+  }
+
+  /** Ends the stream with `err` (nothing was handed out yet): cancels the upstream, settles `finished`. */
+  private abandon(err: UpstreamError): UpstreamError {
+    this.ended = true;
+    this.src.cancel();
+    this.settle(err);
+    return err;
   }
 
   async next(): Promise<IteratorResult<ChatChunk>> {

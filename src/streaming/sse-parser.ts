@@ -13,6 +13,10 @@
  * was seen; unknown fields are ignored; an incomplete event at end of stream is
  * discarded (as the spec says; upstreams end with a blank line anyway).
  *
+ * Bounded: a line, or an event's data, longer than `maxEventBytes` (default
+ * MAX_SSE_EVENT_BYTES) throws instead of growing a buffer for as long as a
+ * broken upstream keeps sending without a line end.
+ *
  * Cost: one pass over each byte via native indexOf, one UTF-8 decode per
  * field value, a copy only for the tail of a chunk that ends mid-line.
  */
@@ -34,6 +38,8 @@ const NUL = 0x00;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
+/** Longest line, and longest event data, a parser takes by default: far above any LLM event (a whole image in base64 fits). */
+export const MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 // Field names as bytes: d a t a / e v e n t / i d / r e t r y.
 const d = 0x64, a = 0x61, t = 0x74, e = 0x65, v = 0x76, n = 0x6e, i_ = 0x69, r = 0x72, y = 0x79;
@@ -68,6 +74,8 @@ export class SseParser {
   private type = '';
   private lastId = '';
   private out: SseEvent[] = [];
+
+  constructor(private readonly maxEventBytes = MAX_SSE_EVENT_BYTES) {}
 
   /** Parses one chunk; appends every completed event to `out` and returns how many were appended. */
   push(chunk: Uint8Array, out: SseEvent[]): number {
@@ -127,6 +135,7 @@ export class SseParser {
 
   private append(src: Uint8Array, s: number, e2: number): void {
     const need = this.pendLen + (e2 - s);
+    if (need > this.maxEventBytes) throw new Error(`SSE line longer than ${this.maxEventBytes} bytes`);
     if (need > this.pend.length) {
       const grown = Buffer.allocUnsafe(Math.max(need, this.pend.length * 2, 256));
       grown.set(this.pend.subarray(0, this.pendLen));
@@ -146,8 +155,11 @@ export class SseParser {
     const len = c - s;
     if (len === 4 && b[s] === d && b[s + 1] === a && b[s + 2] === t && b[s + 3] === a) {
       const val = vs < end ? text(b, vs, end) : '';
-      if (this.hasData) this.data += '\n' + val;
-      else { this.data = val; this.hasData = true; }
+      if (this.hasData) {
+        // Many short data lines add up as well. Counted in characters, not bytes: the same order, and free.
+        if (this.data.length + val.length >= this.maxEventBytes) throw new Error(`SSE event data longer than ${this.maxEventBytes} characters`);
+        this.data += '\n' + val;
+      } else { this.data = val; this.hasData = true; }
     } else if (len === 5 && b[s] === e && b[s + 1] === v && b[s + 2] === e && b[s + 3] === n && b[s + 4] === t) {
       this.type = vs < end ? text(b, vs, end) : '';
     } else if (len === 2 && b[s] === i_ && b[s + 1] === d) {

@@ -11,6 +11,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
+import { createServer } from 'node:http';
 import { CHANNEL_NAMES } from '../../src/diagnostics.ts';
 import { attachConsoleLog } from '../../src/log.ts';
 import { anthropicModel, chat, closedPort, KEYS, openaiModel, sseLines, startFlipUpstream, startGateway, startMocks, user, type Mocks } from './helpers.ts';
@@ -203,5 +204,45 @@ describe('secrets', () => {
       detach();
       for (const n of Object.values(CHANNEL_NAMES)) diagnostics_channel.unsubscribe(n, sub);
     }
+  });
+
+  it('an error event after the first chunk that quotes the key ends the stream redacted (regression: fuzz)', async () => {
+    // The upstream sends its error only once the client holds the first chunk: the mid-stream path, every time.
+    let release: (() => void) | null = null;
+    const upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const key = String(req.headers.authorization ?? req.headers['x-api-key']);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (req.url!.endsWith('/messages')) {
+          res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":1}}}\n\n'
+            + 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}\n\n');
+          release = () => res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: `invalid x-api-key: ${key}` } })}\n\n`);
+        } else {
+          res.write('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\n');
+          release = () => res.end(`data: ${JSON.stringify({ error: { message: `Incorrect API key provided: ${key}` } })}\n\n`);
+        }
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    const gw = await startGateway({ models: [openaiModel('echo-oa', `${url}/v1`), anthropicModel('echo-an', url)] });
+    try {
+      for (const model of ['echo-oa', 'echo-an']) {
+        release = null;
+        const res = await fetch(`${gw.base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, stream: true, messages: user('hi') }) });
+        assert.equal(res.status, 200);
+        const reader = res.body!.getReader();
+        const dec = new TextDecoder();
+        let text = '';
+        while (!text.includes('Hello')) text += dec.decode((await reader.read()).value, { stream: true });
+        (release as (() => void) | null)?.();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) text += dec.decode(r.value, { stream: true });
+        for (const key of Object.values(KEYS)) assert.ok(!text.includes(key), `a key leaked: ${text}`);
+        const err = JSON.parse(sseLines(text).data.at(-1)!).error;
+        assert.equal(err.code, 'stream_error');
+        assert.match(err.message, new RegExp(`${model} failed mid-stream: .*\\[REDACTED\\]`));
+      }
+    } finally { await gw.close(); await new Promise<void>((r) => { upstream.closeAllConnections(); upstream.close(() => r()); }); }
   });
 });

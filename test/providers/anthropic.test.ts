@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { anthropic, toAnthropicRequest, finishReason, ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS } from '../../src/providers/anthropic.ts';
 import { UpstreamError } from '../../src/providers/failure.ts';
+import { secrets } from '../../src/providers/redact.ts';
 import { SseParser, type SseEvent } from '../../src/streaming/sse-parser.ts';
 import type { Backend, ChatChunk, ChatRequest } from '../../src/providers/types.ts';
 import { startMockUpstream, type MockUpstream } from '../../scripts/mock-upstream.ts';
@@ -105,6 +106,22 @@ describe('anthropic response conversion', () => {
     assert.throws(() => anthropic.parseResponse({ nope: 1 }, 0), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response');
   });
 
+  it('a malformed message still converts to well-typed output: counts that are not counts are 0, ids and names strings (regression: fuzz)', () => {
+    // Was: "prompt_tokens":"abc00" (string concatenation), an object id, a NaN cost downstream.
+    const c = anthropic.parseResponse({
+      id: { a: 1 }, model: [1], stop_reason: 5,
+      content: [null, 5, 'x', { type: 'text', text: 'hi' }, { type: 'text', text: 7 }],
+      usage: { input_tokens: 'abc', output_tokens: {}, cache_read_input_tokens: -3, cache_creation_input_tokens: 1e308 },
+    }, 1);
+    assert.equal(c.id, 'msg');
+    assert.equal(c.model, '');
+    assert.equal(c.choices[0].message.content, 'hi');
+    assert.equal(c.choices[0].finish_reason, 'stop', 'an unknown stop reason');
+    assert.deepEqual(c.usage, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    for (const usage of ['lots', 5, null, [1]]) assert.deepEqual(anthropic.parseResponse({ content: [], usage }, 1).usage, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    assert.deepEqual(anthropic.parseResponse({ content: [], usage: { input_tokens: 2, output_tokens: 3, cache_read_input_tokens: '7' } }, 1).usage, { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 });
+  });
+
   it('maps stop reasons', () => {
     assert.equal(finishReason('end_turn'), 'stop');
     assert.equal(finishReason('stop_sequence'), 'stop');
@@ -165,6 +182,32 @@ describe('anthropic stream conversion', () => {
     assert.equal(out.length, 0);
     const [err] = events('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n');
     assert.throws(() => tx.push(err, out), (e: unknown) => e instanceof UpstreamError && e.kind === 'stream_error' && /overloaded_error: Overloaded/.test(e.message));
+  });
+
+  it('malformed events: wrong types become well-typed chunks, non-objects fail, error messages are redacted and clipped (regression: fuzz)', () => {
+    const tx = anthropic.createStreamTransformer({ includeUsage: true, created: 0 });
+    const out: ChatChunk[] = [];
+    const text = 'event: message_start\ndata: {"type":"message_start","message":{"id":5,"model":{},"usage":{"input_tokens":"x","output_tokens":-1}}}\n\n'
+      + 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\n\n'
+      + 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":"9"}}\n\n'
+      + 'event: message_stop\ndata: {"type":"message_stop"}\n\n';
+    for (const ev of events(text)) tx.push(ev, out);
+    assert.ok(out.every((c) => c.id === '' && c.model === ''), JSON.stringify(out[0]));
+    assert.deepEqual(out.at(-1)!.usage, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    for (const data of ['null', '5', '"str"']) {
+      const [ev] = events(`data: ${data}\n\n`);
+      assert.throws(() => anthropic.createStreamTransformer({ includeUsage: false, created: 0 }).push(ev, []), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response', data);
+    }
+    const key = secrets.add('anthropic-key-not-shaped-like-one-77');
+    for (const error of [{ type: 'authentication_error', message: `invalid x-api-key ${key}` }, { type: {}, message: [1] }, { type: 'x', message: 'm'.repeat(100_000) }]) {
+      const [ev] = events(`event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`);
+      assert.throws(() => anthropic.createStreamTransformer({ includeUsage: false, created: 0 }).push(ev, []), (e: unknown) => {
+        assert.ok(e instanceof UpstreamError && e.kind === 'stream_error');
+        assert.ok(!e.message.includes(key), e.message);
+        assert.ok(e.message.length < 400 && !e.message.includes('[object'), e.message.slice(0, 100));
+        return true;
+      });
+    }
   });
 
   it('keeps partial usage when the stream is cut before message_stop', () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { costUsd, estimateCost, estimatePromptTokens, promptChars, TOKENS_PER_MESSAGE, DEFAULT_COMPLETION_TOKENS } from '../../src/providers/cost.ts';
+import { costUsd, estimateCost, estimatePromptTokens, promptChars, tokenCount, validUsage, TOKENS_PER_MESSAGE, DEFAULT_COMPLETION_TOKENS } from '../../src/providers/cost.ts';
 
 const pricing = { prompt_per_1m: 3, completion_per_1m: 15 };
 
@@ -31,5 +31,15 @@ describe('cost', () => {
     assert.equal(estimateCost({ messages, max_tokens: 50, max_completion_tokens: 20 }, pricing).completion_tokens, 20);
     assert.equal(estimateCost({ messages }, pricing).completion_tokens, DEFAULT_COMPLETION_TOKENS);
     assert.equal(estimateCost({ messages }, pricing, 10).completion_tokens, 10);
+  });
+
+  it('validUsage: an upstream usage is priced only when its counts are counts (regression: fuzz)', () => {
+    const ok = { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 };
+    assert.equal(validUsage(ok), ok);
+    assert.deepEqual(validUsage({ prompt_tokens: 3, completion_tokens: 0 }), { prompt_tokens: 3, completion_tokens: 0 }, 'total_tokens is not needed for a cost');
+    for (const bad of [null, 'lots', 7, [], {}, { prompt_tokens: '3', completion_tokens: 4 }, { prompt_tokens: 3, completion_tokens: -1 }, { prompt_tokens: 1e308, completion_tokens: 1 }, { prompt_tokens: 3, completion_tokens: { n: 4 } }]) {
+      assert.equal(validUsage(bad), null, JSON.stringify(bad));
+    }
+    assert.deepEqual([3, 0, -1, '3', 1e308, null, undefined, 2.5].map(tokenCount), [3, 0, 0, 0, 0, 0, 0, 2.5]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from '../../src/providers/openai.ts';
 import { UpstreamError } from '../../src/providers/failure.ts';
+import { secrets } from '../../src/providers/redact.ts';
 import type { Backend, ChatChunk, ChatRequest } from '../../src/providers/types.ts';
 
 const backend: Backend = { id: 'o1', provider: 'openai', baseUrl: 'https://api.openai.com/v1', upstreamModel: 'gpt-4o-mini', apiKey: 'sk-test-openai-abcdef' };
@@ -89,6 +90,65 @@ describe('openai pass-through', () => {
       assert.throws(() => tx.push(ev('{"error":{"message":"overloaded"}}'), []), (e: unknown) => e instanceof UpstreamError && e.kind === 'stream_error' && e.message === 'overloaded');
       assert.throws(() => tx.push(ev('{"id":"c","choices":[],"error":{"message":"mid"},"usage":null}'), []), (e: unknown) => e instanceof UpstreamError && e.message === 'mid');
       assert.throws(() => tx.push(ev('not json'), []), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response');
+    });
+  });
+
+  describe('hostile upstreams (regressions found by test/gateway/fuzz.test.ts)', () => {
+    const chunkText = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}';
+
+    it('an event of several data lines (legal SSE) never goes out as raw text: it would read as several lines, or events', () => {
+      for (const includeUsage of [false, true]) {
+        const tx = openai.createStreamTransformer({ includeUsage, created: 0, passThrough: true });
+        const out: (ChatChunk | string)[] = [];
+        // Pretty-printed over three data lines: the parser joins them with LF; still valid JSON.
+        tx.push(ev(JSON.stringify(JSON.parse(chunkText), null, 1)), out);
+        assert.equal(out.length, 1);
+        assert.ok(typeof out[0] !== 'string' || !out[0].includes('\n'), 'no line feed in pass-through text');
+        assert.equal((typeof out[0] === 'string' ? JSON.parse(out[0]) : out[0]).choices[0].delta.content, 'hi');
+        // The same trick with a payload that smuggles a [DONE] between the lines is not JSON: bad_response.
+        assert.throws(() => tx.push(ev(`${chunkText.slice(0, -1)}\n\ndata: [DONE]\n}`), out), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response');
+      }
+    });
+
+    it('a parsed event must be an object with a choices array (a usage-only one gets an empty one)', () => {
+      const tx = openai.createStreamTransformer({ includeUsage: true, created: 0, passThrough: true });
+      for (const bad of ['[]', '[1]', '{"usage":7}', '{"id":"x","choices":5,"usage":null,"x":1}']) {
+        assert.throws(() => tx.push(ev(bad), []), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response', bad);
+      }
+      const out: (ChatChunk | string)[] = [];
+      tx.push(ev('{"id":"x","object":"chat.completion.chunk","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}'), out);
+      assert.deepEqual((out[0] as ChatChunk).choices, []);
+      assert.equal(tx.usage?.total_tokens, 3);
+    });
+
+    it('an error event\'s message is redacted and clipped: it reaches the client when it comes mid-stream', () => {
+      const key = secrets.add('upstream-key-not-shaped-like-one-42');
+      const tx = openai.createStreamTransformer({ includeUsage: false, created: 0, passThrough: true });
+      for (const data of [
+        JSON.stringify({ error: { message: `bad key ${key}`, type: 'auth' } }),
+        JSON.stringify({ error: `bad key ${key} ${'x'.repeat(100_000)}` }),
+        JSON.stringify({ error: { message: 'Bearer sk-abcdefghijklmnopqrstuvwxyz' } }),
+      ]) {
+        assert.throws(() => tx.push(ev(data), []), (e: unknown) => {
+          assert.ok(e instanceof UpstreamError && e.kind === 'stream_error');
+          assert.ok(!e.message.includes(key) && !e.message.includes('sk-abcdefghijklmnop'), e.message);
+          assert.ok(e.message.length < 400, `${e.message.length} characters`);
+          return true;
+        });
+      }
+    });
+
+    it('usage whose counts are not counts is not priced (was NaN / negative / 1e308 in cost headers)', () => {
+      const read = (usage: string) => openai.readResponse!(Buffer.from(`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[],"usage":${usage}}`), 0).usage;
+      for (const bad of ['{"prompt_tokens":"3","completion_tokens":1,"total_tokens":4}', '{"prompt_tokens":1,"completion_tokens":-5,"total_tokens":-4}', '{"prompt_tokens":1e308,"completion_tokens":1,"total_tokens":1e308}', '{"prompt_tokens":1}', '"lots"', '7']) {
+        assert.equal(read(bad), null, bad);
+        const tx = openai.createStreamTransformer({ includeUsage: true, created: 0, passThrough: true });
+        tx.push(ev(`{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":${bad}}`), []);
+        assert.equal(tx.usage, null, bad);
+      }
+      assert.deepEqual(read('{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}'), { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 });
+      // The slow path (an answer with its own "switchyard" key) checks the same way.
+      assert.equal(openai.readResponse!(Buffer.from('{"switchyard":1,"choices":[],"usage":{"prompt_tokens":"x","completion_tokens":1}}'), 0).usage, null);
     });
   });
 

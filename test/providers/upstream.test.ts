@@ -129,6 +129,19 @@ describe('UpstreamClient against the mock', () => {
     } finally { await big.close(); }
   });
 
+  it('bytes() stops at maxBodyBytes: bad_response, the connection dropped, deadlines freed (regression: fuzz)', async () => {
+    const big = await startMockUpstream({ chunks: 60, chunkBytes: 1024 });
+    const small = new UpstreamClient({ maxBodyBytes: 20_000 });
+    try {
+      const res = await small.request(`${big.url}/v1`, spec(REQ));
+      const e = await rejects(res.bytes(), 'bad_response');
+      assert.match(e.message, /larger than 20000 bytes/);
+      assert.equal(small.deadlines.size, 0);
+      // The default bound is far above any answer: the same body reads whole.
+      assert.ok((await (await client.request(`${big.url}/v1`, spec(REQ))).bytes()).length > 60 * 1024);
+    } finally { await small.close(); await big.close(); }
+  });
+
   it('streams a body larger than the read-ahead in order, pausing and resuming the socket', async () => {
     const res = await client.request(`${mock.url}/v1`, spec({ ...REQ, stream: true }, { 'x-mock-chunks': '400' }));
     await new Promise((r) => setTimeout(r, 50));
@@ -174,5 +187,8 @@ describe('failure classification', () => {
     assert.equal(kindForNetworkError(err('UND_ERR_SOCKET')), 'network');
     assert.equal(kindForNetworkError(err('ECONNRESET')), 'network');
     assert.deepEqual([429, 500, 502, 529, 401, 403, 400, 404, 422].map(kindForStatus), ['rate_limited', 'http_5xx', 'http_5xx', 'http_5xx', 'auth', 'auth', 'http_4xx', 'http_4xx', 'http_4xx']);
+    // A redirect (undici does not follow it) or a 304 is a broken upstream, not a bad request: the next candidate is tried (regression: fuzz).
+    assert.deepEqual([301, 302, 304, 307].map(kindForStatus), ['bad_response', 'bad_response', 'bad_response', 'bad_response']);
+    assert.equal(new UpstreamError(kindForStatus(302), 'HTTP 302', 302).retryable, true);
   });
 });

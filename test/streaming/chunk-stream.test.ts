@@ -105,6 +105,26 @@ describe('ChunkStream', () => {
     assert.equal((await s.finished).error?.kind, 'network');
   });
 
+  it('a first event that only looks like a chunk fails peek() and cancels the upstream (regression: fuzz)', async () => {
+    // Object-shaped text passes through unparsed; peek() parses it. It used to throw a bare
+    // SyntaxError / TypeError and leave the upstream request open until its total deadline.
+    for (const bad of ['{"choices":[{"delta":}', '{"choices":[null]}', '{"choices":5}', '{"id":"x"}']) {
+      const s0 = { cancelled: false, cancel() { s0.cancelled = true; }, body: { [Symbol.asyncIterator]: () => ({ next: (() => { let n = 0; return () => (n++ === 0 ? Promise.resolve({ value: enc.encode(`data: ${bad}\n\n`), done: false }) : new Promise<IteratorResult<Uint8Array>>(() => {})); })() }) } };
+      const s = new ChunkStream(s0, openai.createStreamTransformer({ includeUsage: false, created: 0, passThrough: true }), 0);
+      await assert.rejects(s.peek(), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response' && e.retryable, bad);
+      assert.equal(s0.cancelled, true, `${bad}: the upstream request is cancelled`);
+      assert.equal((await s.finished).error?.kind, 'bad_response');
+    }
+  });
+
+  it('a line longer than the SSE bound fails the stream as bad_response (regression: fuzz)', async () => {
+    const huge = 'data: ' + 'q'.repeat(17 * 1024 * 1024);
+    const src = source([huge.slice(0, 9e6), huge.slice(9e6)]);
+    const s = new ChunkStream(src, tx(), 0);
+    await assert.rejects(s.peek(), (e: unknown) => e instanceof UpstreamError && e.kind === 'bad_response' && /longer than/.test(e.message));
+    assert.equal(src.cancelled, true);
+  });
+
   it('a stream that ends without its terminal event is an error', async () => {
     const s = new ChunkStream(source([chunk('a')]), tx(), 0);
     await s.next();

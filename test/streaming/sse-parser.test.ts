@@ -110,6 +110,20 @@ describe('SseParser', () => {
     new SseParser().push(Buffer.from('event: ping\ndata: {}\n\n'), out);
     assert.deepEqual(out, [{ event: 'ping', data: '{}', id: '' }]);
   });
+
+  it('bounds a line, and an event\'s data, at maxEventBytes: a broken upstream cannot grow the buffer forever (regression: fuzz)', () => {
+    const p = new SseParser(100);
+    const out: SseEvent[] = [];
+    p.push(enc.encode('data: ' + 'x'.repeat(60)), out);
+    assert.throws(() => p.push(enc.encode('y'.repeat(60)), out), /longer than 100 bytes/);
+    const q = new SseParser(100);
+    assert.throws(() => q.push(enc.encode('data: 0123456789\n'.repeat(20)), out), /longer than 100 characters/);
+    // Within the bound: parsed as ever, including a line split over chunks.
+    const r = new SseParser(100);
+    r.push(enc.encode('data: ' + 'z'.repeat(40)), out);
+    r.push(enc.encode('z'.repeat(40) + '\n\n'), out);
+    assert.equal(out.at(-1)?.data, 'z'.repeat(80));
+  });
 });
 
 describe('SSE writer', () => {
