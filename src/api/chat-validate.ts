@@ -134,7 +134,8 @@ export function parseChatRequest(o: Json): ChatInput {
 
   let costWeight: number | undefined;
   const cw = o.cost_weight;
-  if (cw !== undefined) {
+  // null = not given, as for OpenAI's own optional fields.
+  if (cw !== undefined && cw !== null) {
     if (typeof cw !== 'number' || !(cw >= 0 && cw <= Number.MAX_VALUE)) throw invalid('cost_weight', `must be a finite number >= 0, got ${describe(cw)}`);
     costWeight = cw;
   }

@@ -149,6 +149,9 @@ export function toAnthropicRequest(req: ChatRequest, backend: Pick<Backend, 'ups
       default: throw new UpstreamError('unsupported', `anthropic: role "${m.role}" is not supported`);
     }
   }
+  // Anthropic needs at least one user/assistant turn; OpenAI accepts a system-only
+  // conversation, so this is a format limit (next candidate), not a bad request.
+  if (messages.length === 0) throw new UpstreamError('unsupported', 'anthropic: a conversation of only system/developer messages cannot be sent (Anthropic needs at least one user or assistant message)');
   const out: AnthropicRequest = {
     model: backend.upstreamModel,
     max_tokens: req.max_completion_tokens ?? req.max_tokens ?? backend.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,

@@ -84,6 +84,11 @@ describe('model "auto"', () => {
       assert.deepEqual(r.json.switchyard.candidates, ['mistralai/mistral-7b-chat', 'claude-v2', 'gpt-4-1106-preview'], 'by cost when lambda dominates');
     }
     assert.equal(mocks.oa.stats().byModel['mistralai/mistral-7b-chat'], 2);
+    // null means "not given" (the server's default lambda), as for OpenAI's optional fields.
+    const dflt = await routeDecision(prompt, undefined);
+    const r = await chat(gw.base, { model: 'auto', messages: user(prompt), cost_weight: null });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-switchyard-model'), dflt.selected_model);
   });
 
   it('route_on last_user_message: a long system prompt or earlier turns do not change the decision', async () => {

@@ -69,7 +69,7 @@ describe('anthropic request conversion', () => {
   it('refuses what it cannot express, as a retryable "unsupported" failure', () => {
     const base: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
     const audio = [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }];
-    for (const bad of [{ ...base, n: 2 }, { ...base, tools: [{ type: 'custom', custom: { name: 'grammar' } }] }, { ...base, messages: [{ role: 'user' as const, content: audio }] }]) {
+    for (const bad of [{ ...base, n: 2 }, { ...base, tools: [{ type: 'custom', custom: { name: 'grammar' } }] }, { ...base, messages: [{ role: 'user' as const, content: audio }] }, { ...base, messages: [{ role: 'system' as const, content: 'only a system prompt' }] }]) {
       assert.throws(() => toAnthropicRequest(bad, backend), (e: unknown) => e instanceof UpstreamError && e.kind === 'unsupported' && e.retryable);
     }
   });
