@@ -119,10 +119,10 @@ function seen(): Seen {
 }
 
 /**
- * A 200 JSON answer: a chat.completion with the switchyard object. `lenient`:
- * the body may be the upstream's own bytes that merely look like an answer
- * (the OpenAI pass-through forwards an object with a "choices" array without
- * parsing it; see the header of src/providers/openai.ts).
+ * A 200 JSON answer: valid JSON, a chat.completion with the switchyard object
+ * (the OpenAI adapter parses every JSON answer, so malformed text is a
+ * bad_response, never a 200). `lenient`: the answer may be the upstream's own
+ * odd-but-valid completion (empty choices, missing fields), forwarded as is.
  */
 function checkCompletion(r: Reply, s: Seen, lenient: boolean, converted: boolean): void {
   assert.match(header(r, 'content-type') ?? '', /^application\/json/);
@@ -130,9 +130,7 @@ function checkCompletion(r: Reply, s: Seen, lenient: boolean, converted: boolean
   checkCostHeaders(r);
   let j: any;
   try { j = JSON.parse(r.text); } catch {
-    assert.ok(lenient, `200 with a body that is not JSON: ${r.text.slice(0, 300)}`);
-    s.bump('200 json passed through unparsed');
-    return;
+    assert.fail(`200 with a body that is not JSON: ${r.text.slice(0, 300)}`);
   }
   assert.ok(j && typeof j === 'object' && !Array.isArray(j), r.text.slice(0, 300));
   assert.ok(Array.isArray(j.choices), `no choices: ${r.text.slice(0, 300)}`);
