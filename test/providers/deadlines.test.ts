@@ -37,13 +37,15 @@ describe('Deadlines', () => {
     assert.deepEqual(log, ['z']);
   });
 
-  it('fires on time (not early, within a few ms) from an explicit start', async () => {
+  it('fires, never early, from an explicit start', async () => {
+    // Not early is the contract; how late depends on the machine's load, so
+    // the upper bound only says "it did fire" (a busy CI machine delays timers).
     const d = new Deadlines();
     let at = 0;
     const t0 = performance.now();
     d.arm(new Deadline({ onDeadline: () => { at = performance.now() - t0; } }), 50, t0);
-    await sleep(120);
-    assert.ok(at >= 50 && at < 100, `fired after ${at} ms`);
+    for (const end = performance.now() + 10_000; at === 0 && performance.now() < end; ) await sleep(10);
+    assert.ok(at >= 50 && at < 10_000, `fired after ${at} ms`);
   });
 
   it('re-arming moves a deadline; an owner may arm others from its callback', async () => {

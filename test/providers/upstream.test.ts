@@ -62,7 +62,7 @@ describe('UpstreamClient against the mock', () => {
   it('times out before the first byte and cancels the upstream request', async () => {
     const t0 = performance.now();
     const e = await rejects(client.request(`${mock.url}/v1`, spec(REQ, { 'x-mock-latency-ms': '3000' }), { timeouts: { first_byte_ms: 100 } }), 'first_byte_timeout');
-    assert.ok(performance.now() - t0 < 1000);
+    assert.ok(performance.now() - t0 < 2500, 'gave up long before the mock\'s 3 s latency');
     assert.ok(e.retryable);
     await waitFor(() => mock.stats().aborted === 1, 2000, 'the mock to see the connection close');
   });

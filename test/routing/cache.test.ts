@@ -31,12 +31,13 @@ it('capacity 0 stores nothing; capacity 1 keeps the last', () => {
   assert.throws(() => new LruCache(1.5), RangeError);
 });
 
-it('stays O(1): 200k operations at capacity 1,000 in well under a second', () => {
+it('stays at capacity through 200k mixed sets and gets, and counts them', () => {
+  // How fast is a benchmark's business (bench/); here only the bookkeeping.
   const c = new LruCache<number, number>(1000);
-  const t0 = performance.now();
   for (let i = 0; i < 200_000; i++) { c.set(i % 3000, i); c.get((i * 7) % 3000); }
   assert.equal(c.size, 1000);
-  assert.ok(performance.now() - t0 < 1000);
+  assert.equal(c.hits + c.misses, 200_000);
+  assert.ok(c.evictions > 0);
 });
 
 it('delete keeps the recency list intact; clear empties it', () => {
