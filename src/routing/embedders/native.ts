@@ -17,10 +17,11 @@
  * nnz x features multiply-adds. The pairs come from a counter-based generator
  * (projEntry), computed per feature, not stored: the 4 MB table they used to
  * sit in cost a cache miss per feature once the rest of a request had evicted
- * it. Same process, old vs new, interleaved (.tmp A/B on the 2026-12-01
- * machine): 0.48-0.72x the time per embed for 200 and 4,000 chars with many
- * distinct prompts; under HTTP load (bench:http, unique prompts) the
- * server-side embedding_ms median went from 0.108 to 0.067-0.084 ms. With the
+ * it. Same process, old vs new, interleaved (bench/native-projection.ts, 2026-12-01
+ * machine): 0.39-0.83x the time per embed for 200 and 4,000 chars with many
+ * distinct prompts; over HTTP (bench/http.ts, unique prompts, old and new
+ * alternating three times) the server-side embedding_ms median was
+ * 0.101-0.106 ms new vs 0.124-0.161 ms old. With the
  * same few prompts repeated (tables hot, bench/micro.ts) 200 chars costs
  * ~6 µs more; start-up no longer fills the table (151 -> 16 ms). The
  * vectors are bit-identical (the golden-digest test).
