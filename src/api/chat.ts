@@ -35,11 +35,11 @@ import { UpstreamError } from '../providers/failure.ts';
 import type { GatewayRuntime } from '../providers/runtime.ts';
 import type { ChatResult } from '../providers/gateway.ts';
 import { SSE_DONE, sseComment, sseData, sseError } from '../streaming/sse-writer.ts';
-import type { Engine, Ready } from './engine.ts';
+import { poolSearch, type Engine, type Ready } from './engine.ts';
 import { parseChatRequest, routingText, type ChatInput } from './chat-validate.ts';
 import { parseJsonObject } from './validate.ts';
 import type { ResponseSink } from './sink.ts';
-import type { RoutePool, SearchResult } from '../pool/route-pool.ts';
+import type { SearchResult } from '../pool/route-pool.ts';
 
 type Reason = 'routed' | 'explicit' | 'fallback';
 
@@ -94,11 +94,6 @@ function masks(rt: GatewayRuntime, models: readonly string[]): { backed: Uint8Ar
   return { backed, healthy: nHealthy > 0 ? healthy : backed, nBacked };
 }
 
-/** One decision: from the route pool's neighbours `nb` when given, else with an inline search. */
-function decision(r: Ready, v: Float32Array, nb: SearchResult | undefined, costWeight: number, allowed: Uint8Array): Decision {
-  return nb === undefined ? r.router.route(v, { costWeight, allowed }) : r.router.routeFrom(nb.ids, nb.sims, nb.ids.length, { costWeight, allowed });
-}
-
 function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult | undefined, costWeight: number, t0: number): Plan {
   const models = r.router.models;
   const { backed, healthy, nBacked } = masks(rt, models);
@@ -106,13 +101,13 @@ function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult 
   let allowed = healthy;
   let d: Decision;
   try {
-    d = decision(r, v, nb, costWeight, allowed);
+    d = r.router.routeNear(v, nb, { costWeight, allowed });
   } catch (e) {
     if (!(e instanceof NoCandidateError)) throw e;
     // The healthy models have no estimate in this cluster; degraded ones might: let the breaker decide.
     if (healthy === backed) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
     allowed = backed;
-    try { d = decision(r, v, nb, costWeight, allowed); } catch (e2) {
+    try { d = r.router.routeNear(v, nb, { costWeight, allowed }); } catch (e2) {
       if (e2 instanceof NoCandidateError) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
       throw e2;
     }
@@ -120,13 +115,10 @@ function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult 
   return { candidates: candidatesOf(rt, d, allowed, models), clusterId: d.clusterId, routingMs: performance.now() - t0 };
 }
 
-/**
- * routingMs covers embedding and deciding, including the route pool's round
- * trip. A closed pool (shutdown) rejects with PoolError pool_closed, which
- * errorReply turns into 503 shutting_down.
- */
-function decidePooled(r: Ready, pool: RoutePool, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number): Promise<Plan> {
-  return pool.search(v, r.router.top).then((nb) => decide(r, rt, v, nb, costWeight, t0));
+/** decide(), after the route pool's search when the profile searches there; routingMs then includes the hop. */
+function decideAfterSearch(r: Ready, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number): Plan | Promise<Plan> {
+  const nb = poolSearch(r, v);
+  return nb === undefined ? decide(r, rt, v, undefined, costWeight, t0) : nb.then((n) => decide(r, rt, v, n, costWeight, t0));
 }
 
 /** Routed plan: synchronous with the inline (native) embedder and inline search, a Promise with an async backend or the route pool. */
@@ -136,13 +128,8 @@ function route(engine: Engine, rt: GatewayRuntime, input: ChatInput): Plan | Pro
   if (text.trim() === '') throw new ApiError('invalid_request', '"messages" holds no text to route on (model "auto" embeds message text)', 'messages');
   const costWeight = input.costWeight ?? r.defaultCostWeight;
   const t0 = performance.now();
-  const pool = r.routePool;
-  if (r.source.kind === 'sync') {
-    const v = r.source.embedder.embedSync(text, r.scratch);
-    // The scratch is the next request's: the pool gets a copy (piscina clones it only when a worker takes the task).
-    return pool ? decidePooled(r, pool, rt, v.slice(), costWeight, t0) : decide(r, rt, v, undefined, costWeight, t0);
-  }
-  return r.source.backend.embed(text).then((v) => (pool ? decidePooled(r, pool, rt, v, costWeight, t0) : decide(r, rt, v, undefined, costWeight, t0)));
+  if (r.source.kind === 'sync') return decideAfterSearch(r, rt, r.source.embedder.embedSync(text, r.scratch), costWeight, t0);
+  return r.source.backend.embed(text).then((v) => decideAfterSearch(r, rt, v, costWeight, t0));
 }
 
 function chainError(e: UpstreamChainError): ApiError {

@@ -34,7 +34,7 @@ import type { Config } from '../config/schema.ts';
 import { closeEmbedSource, createEmbedSource, identityOf, type EmbedIdentity, type EmbedSource } from './embed-source.ts';
 import { GatewayRuntime, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { dispatchFor, routePoolThreads } from '../pool/pool.ts';
-import { createRoutePool, type RoutePool } from '../pool/route-pool.ts';
+import { createRoutePool, type RoutePool, type SearchResult } from '../pool/route-pool.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
@@ -79,10 +79,22 @@ export interface EngineOptions {
   httpThreads?: number;
   /**
    * false: this Engine answers no requests (the main thread supervising HTTP
-   * threads, which mirrors their state): it starts no route pool and, for a
-   * pool-sized profile, builds no nearest index. Default true.
+   * threads, which mirrors their state): it starts no route pool and builds
+   * no nearest index. Default true.
    */
   serves?: boolean;
+}
+
+/**
+ * The route pool's neighbours for `v` when this profile searches there, else
+ * undefined (the Router searches inline: Router.routeNear takes either). The
+ * pool gets a copy of `v`: piscina clones a task's data only when a worker
+ * takes it, by which time a caller's scratch buffer may hold the next
+ * request's embedding (1.5 KB at dim 384, nothing next to the hop). A closed
+ * pool (shutdown) rejects with PoolError pool_closed: 503 shutting_down.
+ */
+export function poolSearch(r: Ready, v: Float32Array): Promise<SearchResult> | undefined {
+  return r.routePool?.search(v.slice(), r.router.top);
 }
 
 /** Cheap to construct; all the work is in load(). */
@@ -142,14 +154,15 @@ export class Engine {
         checkEmbedder(from.profile.manifest, embedder, join(from.profile.dir ?? '(shared profile)', 'profile.json'));
         profile = from.profile;
       } else profile = loadProfile(this.config.router.profile, embedder);
+      const httpThreads = this.opts.httpThreads ?? 1;
       let index: NearestIndex;
-      if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k, nearest: this.config.router.nearest, httpThreads: this.opts.httpThreads ?? 1 }).route === 'pool') {
+      if (this.opts.serves === false) {
+        // The supervisor of HTTP threads routes nothing: no pool, and no inline index either (HNSW at K=10,000 takes seconds).
+        index = remoteIndex(profile.k, 'the HTTP threads');
+      } else if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k, nearest: this.config.router.nearest, httpThreads }).route === 'pool') {
         index = remoteIndex(profile.k, 'the route pool');
-        if (this.opts.serves !== false) {
-          const threads = routePoolThreads(this.config.workers, this.opts.httpThreads ?? 1);
-          // Each worker builds its own index in parallel, off this thread (HNSW at K=10,000: ~3 s).
-          routePool = await createRoutePool({ centroids: profile.centroids, k: profile.k, dim: profile.dim, threads });
-        }
+        // Each worker builds its own index in parallel, off this thread (HNSW at K=10,000: ~3 s).
+        routePool = await createRoutePool({ centroids: profile.centroids, k: profile.k, dim: profile.dim, threads: routePoolThreads(this.config.workers, httpThreads) });
       } else index = await nearestIndexFor(profile.centroids, profile.k, profile.dim);
       const router = new Router(profile, index);
       if (this.closed) { await routePool?.close(); await closeEmbedSource(source); return; }

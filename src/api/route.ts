@@ -21,9 +21,9 @@
 import { createHash } from 'node:crypto';
 import { ApiError, invalid } from '../errors.ts';
 import { NoCandidateError, type Decision } from '../routing/router.ts';
-import type { RoutePool, SearchResult } from '../pool/route-pool.ts';
+import type { SearchResult } from '../pool/route-pool.ts';
 import { channels } from '../diagnostics.ts';
-import type { Engine, Ready } from './engine.ts';
+import { poolSearch, type Engine, type Ready } from './engine.ts';
 import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type Json } from './validate.ts';
 
 export interface RouteRequest {
@@ -119,8 +119,7 @@ function decide(r: Ready, req: RouteRequest, v: Float32Array, nb: SearchResult |
   let d: Decision;
   try {
     // scores go into the engine's scratch: the decision is consumed before this function returns.
-    const opts = { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch };
-    d = nb === undefined ? r.router.route(v, opts) : r.router.routeFrom(nb.ids, nb.sims, nb.ids.length, opts);
+    d = r.router.routeNear(v, nb, { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch });
   } catch (e) {
     if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
     throw e;
@@ -141,14 +140,10 @@ function decide(r: Ready, req: RouteRequest, v: Float32Array, nb: SearchResult |
   return body + tail(false, routingMs, embeddingMs);
 }
 
-/**
- * decide() after a search in the route pool. `v` must be the caller's to give
- * away: piscina clones it when a worker takes the task, which may be after
- * the next request has reused a scratch buffer. A closed pool (shutdown)
- * rejects with PoolError pool_closed: errorReply makes it 503 shutting_down.
- */
-function decidePooled(r: Ready, pool: RoutePool, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: string | undefined): Promise<string> {
-  return pool.search(v, r.router.top).then((nb) => decide(r, req, v, nb, t0, embeddingMs, key));
+/** decide(), after the route pool's search when the profile searches there (a Promise), else at once. */
+function decideAfterSearch(r: Ready, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: string | undefined): string | Promise<string> {
+  const nb = poolSearch(r, v);
+  return nb === undefined ? decide(r, req, v, undefined, t0, embeddingMs, key) : nb.then((n) => decide(r, req, v, n, t0, embeddingMs, key));
 }
 
 /** The endpoint. `body` is valid only during this call (it may be uWS's buffer): parsed before any await. */
@@ -156,8 +151,7 @@ export function handleRoute(body: Buffer, engine: Engine): string | Promise<stri
   const r = engine.require();
   const req = parseRouteRequest(parseJsonObject(body), r, engine.config.limits.input_chars);
   const t0 = performance.now();
-  const pool = r.routePool;
-  if (req.embedding !== undefined) return pool ? decidePooled(r, pool, req, req.embedding, t0, 0, undefined) : decide(r, req, req.embedding, undefined, t0, 0, undefined);
+  if (req.embedding !== undefined) return decideAfterSearch(r, req, req.embedding, t0, 0, undefined);
 
   const key = cacheKey(req);
   const hit = r.cache.get(key);
@@ -169,11 +163,7 @@ export function handleRoute(body: Buffer, engine: Engine): string | Promise<stri
   const te = performance.now();
   if (r.source.kind === 'sync') {
     const v = r.source.embedder.embedSync(req.prompt!, r.scratch);
-    // The scratch is the next request's: the pool gets a copy (1.5 KB at dim 384).
-    return pool ? decidePooled(r, pool, req, v.slice(), t0, performance.now() - te, key) : decide(r, req, v, undefined, t0, performance.now() - te, key);
+    return decideAfterSearch(r, req, v, t0, performance.now() - te, key);
   }
-  return r.source.backend.embed(req.prompt!).then((v) => {
-    const embeddingMs = performance.now() - te;
-    return pool ? decidePooled(r, pool, req, v, t0, embeddingMs, key) : decide(r, req, v, undefined, t0, embeddingMs, key);
-  });
+  return r.source.backend.embed(req.prompt!).then((v) => decideAfterSearch(r, req, v, t0, performance.now() - te, key));
 }

@@ -82,6 +82,11 @@ export class Router {
     return this.routeFrom(this.ids, this.sims, got, opts);
   }
 
+  /** route() when `near` is undefined, else routeFrom over the neighbours found elsewhere (the route pool's answer). */
+  routeNear(embedding: Float32Array, near: { ids: Int32Array; sims: Float32Array } | undefined, opts: RouteOptions = {}): Decision {
+    return near === undefined ? this.route(embedding, opts) : this.routeFrom(near.ids, near.sims, near.ids.length, opts);
+  }
+
   /**
    * The decision from neighbours found elsewhere: `ids` / `sims` hold the
    * nearest `got` clusters best first, as NearestIndex.search writes them (the

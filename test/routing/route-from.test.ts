@@ -96,6 +96,21 @@ describe('Router.routeFrom', () => {
     assert.equal(d.clusterId, 7);
   });
 
+  it('routeNear: route() without neighbours, routeFrom over the ones given', () => {
+    const p = randomProfile({ mode: 'soft', temperature: 0.1, top: 4 }, 12);
+    const router = new Router(p);
+    const q = unitRandom(mulberry32(4), DIM);
+    const ids = new Int32Array(4), sims = new Float32Array(4);
+    bruteForceIndex(p.centroids, p.k, p.dim).search(q, 4, ids, sims);
+    const want = plain(router.route(q, { costWeight: 0.3 }));
+    assert.deepEqual(plain(router.routeNear(q, undefined, { costWeight: 0.3 })), want);
+    assert.deepEqual(plain(router.routeNear(q, { ids, sims }, { costWeight: 0.3 })), want);
+    // The neighbours given win over the embedding: a remote Router never searches.
+    const remote = new Router(p, remoteIndex(p.k, 'a test'));
+    assert.deepEqual(plain(remote.routeNear(new Float32Array(DIM), { ids, sims }, { costWeight: 0.3 })), want);
+    assert.throws(() => remote.routeNear(q, undefined), /not inline/);
+  });
+
   it('a Router with remoteIndex refuses to search inline', () => {
     const p = randomProfile({ mode: 'hard', temperature: 0.05, top: 1 }, 9);
     const router = new Router(p, remoteIndex(p.k, 'the route pool'));
