@@ -233,9 +233,9 @@ async function bareProxyPart(mock: MockProc): Promise<void> {
     bp = await startNode('bench/lib/bare-proxy.ts', [String(port), `http://127.0.0.1:${mock.port}`], port, async (p) => (await probe(p, chat(DIRECT_MODEL, false, 'probe'))).status === 200);
     const t: Target = { name: 'bare-proxy', port: bp.port, model: DIRECT_MODEL, pid: bp.child.pid };
     if (parts.has('load')) for (const c of [1, cfg.connections]) rows.push(await load(t, 'json', c, mock.child.pid));
-    // No TTFB row: the proxy streams with undici's request() body iterator,
-    // which measured slower to the first byte (0.64-1.29 ms) than Switchyard's
-    // dispatch handler itself, so it is no floor for streaming.
+    // No TTFB row: a streaming version of this proxy (undici's request() body
+    // iterator) measured 0.64-1.29 ms to the first byte, slower than Switchyard
+    // itself, so it was no floor; the proxy now forwards whole answers only.
   } catch (e) {
     note(`bare proxy skipped: ${(e as Error).message}`);
   } finally {

@@ -1,7 +1,7 @@
 /**
  * The floor for a gateway: a bare uWebSockets.js server that forwards every
- * POST to the upstream with an undici Pool (keep-alive) and streams the answer
- * back, with nothing else: no parsing, no routing, no validation, no
+ * POST to the upstream with an undici Pool (keep-alive) and sends the answer
+ * back whole, with nothing else: no parsing, no routing, no validation, no
  * backpressure handling, no headers of its own. It pays exactly the extra
  * loopback hop and one uWS + undici pass, so "Switchyard minus bare proxy" is
  * what Switchyard's own work costs, measured side by side in one run.
@@ -26,22 +26,10 @@ const app = uws.App().post('/*', (res, req) => {
     parts.push(Buffer.from(chunk.slice(0)));
     if (!last) return;
     upstream.request({ method: 'POST', path, headers: { 'content-type': ct }, body: Buffer.concat(parts) }).then(async ({ statusCode, headers, body }) => {
-      const type = String(headers['content-type'] ?? 'application/json');
-      if (headers['content-length'] !== undefined) {
-        // A sized answer (JSON) goes out sized too, in one write, as Switchyard sends it.
-        const all = Buffer.from(await body.arrayBuffer());
-        if (!aborted) res.cork(() => res.writeStatus(String(statusCode)).writeHeader('content-type', type).end(all));
-        return;
-      }
-      let first = true;
-      for await (const c of body) {
-        if (aborted) { body.destroy(); return; }
-        res.cork(() => {
-          if (first) { res.writeStatus(String(statusCode)).writeHeader('content-type', type); first = false; }
-          res.write(c);
-        });
-      }
-      if (!aborted) res.cork(() => { if (first) res.writeStatus(String(statusCode)); res.end(); });
+      // Whole answer, one sized write, as Switchyard sends a JSON answer. (Only JSON
+      // is measured through this proxy: bench/gateway.ts says why not streams.)
+      const all = Buffer.from(await body.arrayBuffer());
+      if (!aborted) res.cork(() => res.writeStatus(String(statusCode)).writeHeader('content-type', String(headers['content-type'] ?? 'application/json')).end(all));
     }, (e: Error) => { if (!aborted) res.cork(() => res.writeStatus('502').end(e.message)); });
   });
 });
