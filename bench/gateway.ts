@@ -37,6 +37,7 @@ import { runSlowClients, type SlowResult } from './lib/slow-clients.ts';
 import { RssSampler, treeCpuSeconds } from './lib/rss.ts';
 import { stopAll, trackChild } from './lib/children.ts';
 import { formatTable, fmt } from './lib/table.ts';
+import { DIRECT_MODEL, chat, template } from './lib/chat-bodies.ts';
 import type { StreamStats } from '../scripts/mock-upstream.ts';
 
 const { values: v } = parseArgs({
@@ -67,7 +68,6 @@ const jsonPath = v.json ?? join(ROOT, 'bench/results/gateway.json');
 if (!haveWrk() && (parts.has('load') || parts.has('portkey'))) { console.error('bench:gateway needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)'); process.exit(2); }
 
 const CHAT = '/v1/chat/completions';
-const DIRECT_MODEL = 'gpt-4-1106-preview';
 const WORDS = ['route', 'model', 'prompt', 'quality', 'price', 'cluster', 'python', 'function', 'list', 'string', 'science', 'energy', 'planet', 'history', 'answer', 'question', 'explain', 'compute', 'value', 'number'];
 /** Same shape as wrk's Lua generator: a unique ~200-char prompt per index, nothing to escape. */
 const prompt = (tag: string, i: number): string => {
@@ -76,8 +76,6 @@ const prompt = (tag: string, i: number): string => {
   for (let k = 0; k < 26; k++) { x = (x * 1103515245 + 12345) % 2147483648; parts.push(WORDS[x % WORDS.length]); }
   return parts.join(' ');
 };
-const chat = (model: string, stream: boolean, content: string): string => JSON.stringify({ model, stream, messages: [{ role: 'user', content }] });
-const template = (model: string, stream: boolean) => ({ prefix: `{"model":"${model}","stream":${stream},"messages":[{"role":"user","content":"`, suffix: '"}]}' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type TargetName = 'direct' | 'switchyard' | 'portkey' | 'bare-proxy';

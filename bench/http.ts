@@ -21,8 +21,8 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
-import { ROOT, DEFAULT_PROFILE_DIR } from '../src/fit/options.ts';
-import { loadNativeTables, NativeEmbedder } from '../src/routing/embedders/native.ts';
+import { ROOT } from '../src/fit/options.ts';
+import { PROMPTS, repeatedBodies, embeddingBody as makeEmbeddingBody, uniqueSample } from './lib/route-bodies.ts';
 import { freePort, startNode, httpOk, type Proc } from './lib/procs.ts';
 import { haveWrk, runWrk, type WrkResult } from './lib/wrk.ts';
 
@@ -34,16 +34,8 @@ if (!threadCounts.every((n) => Number.isInteger(n) && n >= 1)) { console.error(`
 const jsonPath = values.json ?? join(ROOT, 'bench/results/http.json');
 if (!haveWrk()) { console.error('bench:http needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)'); process.exit(2); }
 
-const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
-const PROMPTS = [
-  'Write a Python function that returns the second largest distinct value in a list of integers.',
-  'Which gas do plants absorb from the atmosphere during photosynthesis? A) oxygen B) carbon dioxide',
-  'Prove that the square root of 2 is irrational, step by step, in plain language for a student.',
-  'The trophy does not fit into the suitcase because _ is too small. A) trophy B) suitcase',
-];
-const repeated = Array.from({ length: 16 }, (_, i) => JSON.stringify({ prompt: `${PROMPTS[i % 4]} (variant ${i})`.padEnd(200, '.'), cost_weight: 0.1 }));
-const embeddingBody = JSON.stringify({ embedding: Array.from(embedder.embedSync(PROMPTS[0])), cost_weight: 0.1 });
-const uniqueSample = JSON.stringify({ prompt: 'x'.repeat(200), cost_weight: 0.1 });
+const repeated = repeatedBodies();
+const embeddingBody = makeEmbeddingBody();
 
 interface Target { name: string; kind: 'bare' | 'switchyard'; threads: number; proc: Proc }
 const targets: Target[] = [];

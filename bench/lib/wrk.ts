@@ -9,7 +9,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface WrkResult { rps: number; p50_ms: number; p90_ms: number; p99_ms: number; requests: number; non2xx: number; errors: number }
+export interface WrkResult {
+  rps: number; p50_ms: number; p90_ms: number; p99_ms: number;
+  /** From the done() hook's exact histogram read (wrk's --latency table stops at p99); NaN if it did not print. */
+  p999_ms: number; max_ms: number;
+  requests: number; non2xx: number; errors: number;
+}
 
 export function haveWrk(): boolean {
   return spawnSync('wrk', ['--version']).error === undefined;
@@ -34,6 +39,13 @@ export interface WrkLoad {
    */
   uniqueTemplate?: { prefix: string; suffix: string };
   headers?: Record<string, string>;
+  /**
+   * Milliseconds each connection waits after a response before its next
+   * request (wrk's delay() hook, whole ms). A paced closed loop, not wrk2's
+   * open loop: latency is timed from the send, so coordinated omission is not
+   * corrected; it shows latency at a load below saturation.
+   */
+  delayMs?: number;
   /** Called with the wrk process once spawned (e.g. to register it for cleanup on Ctrl-C). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -43,7 +55,14 @@ function script(load: WrkLoad): string {
     .map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`).join('\n');
   // No response() hook: wrk would hand every response to Lua, costing the generator CPU
   // that the server under test needs on a 2-core machine. wrk counts non-2xx itself.
-  const common = `wrk.method = "${load.method ?? 'POST'}"\n${hdr}\n`;
+  // done() runs once at the end: exact percentiles from wrk's own histogram (microseconds).
+  const done = `done = function(summary, latency, requests)
+  for _, p in ipairs({50, 90, 99, 99.9}) do io.write(string.format("SY-PCT %g %d\\n", p, latency:percentile(p))) end
+  io.write(string.format("SY-MAX %d\\n", latency.max))
+end
+`;
+  const delay = load.delayMs ? `delay = function() return ${Math.max(1, Math.round(load.delayMs))} end\n` : '';
+  const common = `wrk.method = "${load.method ?? 'POST'}"\n${hdr}\n${done}${delay}`;
   const template = load.uniqueTemplate ?? (load.uniquePrompt ? { prefix: '{"prompt":"', suffix: '","cost_weight":0.1}' } : undefined);
   if (template) {
     // Each wrk thread has its own Lua state: a per-thread id keeps prompts unique across threads.
@@ -100,5 +119,8 @@ export async function runWrk(load: WrkLoad): Promise<WrkResult> {
   const errs = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
   const errors = errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   if (!Number.isFinite(rps)) throw new Error(`wrk output not understood:\n${out}`);
-  return { rps, p50_ms: ms('50'), p90_ms: ms('90'), p99_ms: ms('99'), requests, non2xx, errors };
+  const exact = (p: string): number => Number(out.match(new RegExp(`^SY-PCT ${p.replace('.', '\\.')} (\\d+)$`, 'm'))?.[1] ?? NaN) / 1000;
+  const pick = (p: string, label: string): number => (Number.isFinite(exact(p)) ? exact(p) : ms(label));
+  const max_ms = Number(out.match(/^SY-MAX (\d+)$/m)?.[1] ?? NaN) / 1000;
+  return { rps, p50_ms: pick('50', '50'), p90_ms: pick('90', '90'), p99_ms: pick('99', '99'), p999_ms: exact('99.9'), max_ms, requests, non2xx, errors };
 }
