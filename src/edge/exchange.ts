@@ -108,6 +108,10 @@ export class Exchange {
   done = false;
   /** Error body shape for this route (OpenAI's on the OpenAI-compatible endpoints). */
   dialect: ErrorDialect = 'switchyard';
+  /** x-request-id of every response (src/edge/registry.ts sets it before anything is sent); '' = none. */
+  requestId = '';
+  /** Headers every response of this exchange carries (CORS for an allowed origin: src/edge/cors.ts), shared, never mutated. */
+  extraHeaders: readonly (readonly [string, string])[] | undefined;
   private code: string | undefined;
   /** Created on first use of `signal`: most routes never need one. */
   private gone: ClientGone | undefined;
@@ -148,6 +152,7 @@ export class Exchange {
     const closeConn = close || this.life.closing;
     res.cork(() => {
       res.writeStatus(STATUS_LINES[status] ?? String(status)).writeHeader('content-type', 'application/json');
+      this.writeCommon(res);
       if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
       res.end(body, closeConn);
     });
@@ -191,6 +196,13 @@ export class Exchange {
       len += n;
       if (isLast) onBody(buf.subarray(0, len));
     });
+  }
+
+  /** The headers on every response of this exchange, JSON or SSE: x-request-id and CORS. */
+  writeCommon(res: HttpResponse): void {
+    if (this.requestId !== '') res.writeHeader('x-request-id', this.requestId);
+    const extra = this.extraHeaders;
+    if (extra !== undefined) for (const [k, v] of extra) res.writeHeader(k, v);
   }
 
   /** Exactly once per exchange: from send, onAborted, or the SSE writer's end (sse-response.ts). */

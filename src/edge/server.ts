@@ -2,21 +2,31 @@
  * The HTTP server: a uWS App with Switchyard's routes, and its life cycle
  * (listen -> load -> drain -> close).
  *
+ * Routes are declared once, in `routes()` below, and mounted by the registry
+ * (src/edge/registry.ts), which runs the hooks every request shares: request
+ * id, CORS, auth, 405 with Allow, the body limit, the error dialect. Adding an
+ * endpoint = a handler in src/api/<family>.ts and one line here:
+ *
+ *   { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => deleteResponse(q.params.id, q.engine) },
+ *
+ * `json` handlers return the 200 body (a string, or a Promise of one);
+ * `sink` handlers answer through a ResponseSink (their own status, headers,
+ * or an SSE stream). `q` is the RequestContext: method, path, query, params,
+ * content-type, accept, request id, caller, engine, body. Path patterns take
+ * `:name` segments and a final `*name` rest (slashes included). The 404
+ * message lists this table.
+ *
  * buildApp is a pure function of its dependencies, so the same routes are
  * mounted on one App per HTTP thread: with server.threads > 1, startServer
  * hands over to src/edge/threads.ts, and each thread (src/worker/http-thread.ts)
  * calls `serve` with its own Engine; with 1, `serve` runs here on the main thread.
- *
- * Routes are matched by path with `any` and the method is checked here, so a
- * wrong method gets 405 with an Allow header rather than falling through to
- * the 404 catch-all. Auth runs before the method check and before 404, so an
- * unauthenticated client learns nothing about which routes exist.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { uws, UWS_NATIVE, listen, closeApp, type TemplatedApp } from './uws.ts';
-import { Exchange, Lifecycle, tooLarge } from './exchange.ts';
+import { Lifecycle } from './exchange.ts';
 import { makeKeyCheck } from './auth.ts';
-import { ApiError } from '../errors.ts';
+import { Cors } from './cors.ts';
+import { mountRoutes, type RouteDef } from './registry.ts';
 import { channels } from '../diagnostics.ts';
 import { Engine } from '../api/engine.ts';
 import { handleRoute } from '../api/route.ts';
@@ -24,36 +34,28 @@ import { handleEmbeddings } from '../api/embeddings.ts';
 import { handleHealth, type HealthInfo } from '../api/health.ts';
 import { handleChat } from '../api/chat.ts';
 import { handleModelHealth, handleModels } from '../api/models.ts';
-import type { ResponseSink } from '../api/sink.ts';
-import { SseResponse } from './sse-response.ts';
 import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
-import type { ErrorDialect } from '../errors.ts';
+import { createDecisionCacheFor, DECISION_CACHE_KEY } from '../api/route-cache.ts';
 import type { Config } from '../config/schema.ts';
 import { httpThreads, startThreads } from './threads.ts';
 
-export type BodyHandler = (body: Buffer, engine: Engine) => string | Promise<string>;
-/** Handlers that choose their own status and headers, or stream (SSE), through a ResponseSink. */
-export type SinkHandler = (body: Buffer, engine: Engine, sink: ResponseSink) => void | Promise<void>;
-/** GET handlers: the raw query string (after '?') in, a JSON body out. */
-export type GetHandler = (query: string, engine: Engine) => string;
+export type { RouteDef, RequestContext } from './registry.ts';
 
-const POST_ROUTES: readonly (readonly [string, BodyHandler])[] = [
-  ['/v1/route', handleRoute],
-  ['/v1/embeddings', handleEmbeddings],
-];
-
-/** OpenAI-compatible routes answer errors in OpenAI's shape, so SDKs surface them. */
-const SINK_ROUTES: readonly (readonly [string, SinkHandler, ErrorDialect])[] = [
-  ['/v1/chat/completions', handleChat, 'openai'],
-];
-
-const GET_ROUTES: readonly (readonly [string, GetHandler, ErrorDialect])[] = [
-  ['/v1/models', handleModels, 'openai'],
-  ['/v1/model-health', handleModelHealth, 'switchyard'],
-];
-
-const ALLOW_GET = [['allow', 'GET']] as const;
-const ALLOW_POST = [['allow', 'POST']] as const;
+/**
+ * Every endpoint, once. OpenAI-compatible paths answer errors in OpenAI's
+ * shape (dialect 'openai') so SDKs surface `type`/`param`; the router's own
+ * endpoints keep Switchyard's. /health is never behind the API key.
+ */
+export function routes(health: HealthInfo): readonly RouteDef[] {
+  return [
+    { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
+    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine) },
+    { method: 'POST', path: '/v1/embeddings', dialect: 'switchyard', json: (q) => handleEmbeddings(q.body, q.engine) },
+    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
+    { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },
+    { method: 'GET', path: '/v1/model-health', dialect: 'switchyard', json: (q) => handleModelHealth(q.query, q.engine) },
+  ];
+}
 
 export interface AppDeps {
   engine: Engine;
@@ -62,90 +64,13 @@ export interface AppDeps {
   health: HealthInfo;
 }
 
-/** Runs a body handler inside the uWS data callback; a string reply is written at once, a Promise when it settles. */
-function run(x: Exchange, handler: BodyHandler, body: Buffer, engine: Engine): void {
-  let out: string | Promise<string>;
-  try {
-    out = handler(body, engine);
-  } catch (err) {
-    x.sendError(err);
-    return;
-  }
-  if (typeof out === 'string') x.send(200, out);
-  else out.then((s) => x.send(200, s), (err) => x.sendError(err));
-}
-
-/** Runs a sink handler inside the uWS data callback; a throw (sync or async) becomes the error reply or the stream's error event. */
-function runSink(x: Exchange, handler: SinkHandler, body: Buffer, engine: Engine): void {
-  const sink = new SseResponse(x);
-  let out: void | Promise<void>;
-  try {
-    out = handler(body, engine, sink);
-  } catch (err) {
-    sink.fail(err);
-    return;
-  }
-  if (out) out.catch((err) => sink.fail(err));
-}
-
 export function buildApp({ engine, life, config, health }: AppDeps): TemplatedApp {
   const app = uws.App();
-  const check = makeKeyCheck(config.server.api_keys);
-  const limit = config.server.body_limit;
-
-  app.any('/health', (res, req) => {
-    const x = new Exchange(res, req.getMethod(), '/health', life);
-    if (x.method !== 'get') return x.sendError(new ApiError('method_not_allowed', '/health allows GET only.'), ALLOW_GET);
-    const h = handleHealth(engine, health);
-    x.send(h.status, h.body);
-  });
-
-  for (const [path, handler] of POST_ROUTES) {
-    app.any(path, (res, req) => {
-      // Everything read from `req` must be read now: it is stack-allocated by uWS and gone after return.
-      const x = new Exchange(res, req.getMethod(), path, life);
-      if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
-      if (x.method !== 'post') return x.sendError(new ApiError('method_not_allowed', `${path} allows POST only.`), ALLOW_POST);
-      const cl = req.getHeader('content-length');
-      const declared = cl === '' ? -1 : Number(cl);
-      // Refuse before reading a byte; close, since the body is still coming.
-      if (declared > limit) return x.sendError(tooLarge(limit), undefined, true);
-      x.readBody(limit, declared, (body) => run(x, handler, body, engine));
-    });
-  }
-
-  for (const [path, handler, dialect] of SINK_ROUTES) {
-    app.any(path, (res, req) => {
-      const x = new Exchange(res, req.getMethod(), path, life);
-      x.dialect = dialect;
-      if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
-      if (x.method !== 'post') return x.sendError(new ApiError('method_not_allowed', `${path} allows POST only.`), ALLOW_POST);
-      const cl = req.getHeader('content-length');
-      const declared = cl === '' ? -1 : Number(cl);
-      if (declared > limit) return x.sendError(tooLarge(limit), undefined, true);
-      x.readBody(limit, declared, (body) => runSink(x, handler, body, engine));
-    });
-  }
-
-  for (const [path, handler, dialect] of GET_ROUTES) {
-    app.any(path, (res, req) => {
-      const x = new Exchange(res, req.getMethod(), path, life);
-      x.dialect = dialect;
-      if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
-      if (x.method !== 'get') return x.sendError(new ApiError('method_not_allowed', `${path} allows GET only.`), ALLOW_GET);
-      try {
-        x.send(200, handler(req.getQuery() ?? '', engine));
-      } catch (err) {
-        x.sendError(err);
-      }
-    });
-  }
-
-  app.any('/*', (res, req) => {
-    const x = new Exchange(res, req.getMethod(), req.getUrl(), life);
-    if (check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) return x.sendError(new ApiError('unauthorized'));
-    const shown = x.path.length > 100 ? `${x.path.slice(0, 100)}...` : x.path;
-    x.sendError(new ApiError('not_found', `No route ${x.method.toUpperCase()} ${shown}; routes are GET /health, POST /v1/route, POST /v1/embeddings, POST /v1/chat/completions, GET /v1/models, GET /v1/model-health.`));
+  mountRoutes(app, routes(health), {
+    engine, life,
+    check: makeKeyCheck(config.server.api_keys),
+    cors: null,
+    bodyLimit: config.server.body_limit,
   });
   return app;
 }
@@ -190,7 +115,7 @@ export interface Server {
 export async function startServer(config: Readonly<Config>): Promise<Server> {
   // Process-wide state every HTTP thread's Engine shares: model health (providers/health.ts).
   // Add entries here to give every thread another SharedArrayBuffer (threads.ts passes the bag on).
-  const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers) };
+  const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers), [DECISION_CACHE_KEY]: createDecisionCacheFor(config) };
   // The JS fallback (node:http underneath) cannot share a port between threads.
   const threads = UWS_NATIVE ? httpThreads(config) : 1;
   if (!UWS_NATIVE) channels.uwsFallback.publish({ message: `uWebSockets.js is running its JS fallback, not the native build: expect about half the throughput${httpThreads(config) > 1 ? ', on 1 HTTP thread (server.threads needs the native build)' : ''}` });
@@ -214,6 +139,7 @@ export interface ServeOptions {
 /** One App on the calling thread, listening; the Engine is the caller's (not loaded yet). */
 export async function serve(config: Readonly<Config>, engine: Engine, opts: ServeOptions): Promise<Server> {
   const life = new Lifecycle(opts.inFlightSlot?.counts, opts.inFlightSlot?.slot);
+  life.linger = { bytes: config.server.linger_bytes, ms: config.server.linger_ms };
   const health: HealthInfo = { uwsNative: UWS_NATIVE, startedAt: performance.now(), thread: opts.thread, threads: opts.threads };
   const app = buildApp({ engine, life, config, health });
   const socket = await listen(app, config.server.host, opts.port, opts.exclusive);

@@ -51,6 +51,7 @@ export class SseResponse implements ResponseSink {
       .writeHeader('cache-control', 'no-cache')
       // nginx and similar proxies buffer responses by default, which would hold every chunk back.
       .writeHeader('x-accel-buffering', 'no');
+    this.x.writeCommon(res);
     if (this.headers) for (const [k, v] of this.headers) res.writeHeader(k, v);
   }
 
