@@ -36,6 +36,10 @@ export const CHANNEL_NAMES = {
   internalError: 'switchyard:error:internal',
   /** { thread, code, error, restarting, fatal } when an HTTP thread exits unexpectedly (src/edge/threads.ts). */
   httpThreadExit: 'switchyard:http:thread-exit',
+  /** { path, error } when the store's writer thread dies or its purge job fails (src/store/sqlite-link.ts). */
+  storeError: 'switchyard:store:error',
+  /** { path, count, ms } after the purge job deleted expired rows. */
+  storePurged: 'switchyard:store:purged',
 } as const;
 
 export const channels = {
@@ -50,4 +54,6 @@ export const channels = {
   chatCompletion: diagnostics_channel.channel(CHANNEL_NAMES.chatCompletion),
   internalError: diagnostics_channel.channel(CHANNEL_NAMES.internalError),
   httpThreadExit: diagnostics_channel.channel(CHANNEL_NAMES.httpThreadExit),
+  storeError: diagnostics_channel.channel(CHANNEL_NAMES.storeError),
+  storePurged: diagnostics_channel.channel(CHANNEL_NAMES.storePurged),
 } as const;

@@ -33,6 +33,8 @@ export const ERRORS = {
    * search) is closed: the server is shutting down. Retry elsewhere.
    */
   shutting_down: { status: 503, message: 'The server is shutting down; retry the request.' },
+  /** The store (src/store/) failed a read or write: handlers map StoreError to this. Stored data is unavailable, routing is not. */
+  store_unavailable: { status: 503, message: 'The response store is unavailable; retry shortly.' },
   /** Every candidate timed out (first byte or total). */
   upstream_timeout: { status: 504, message: 'Every candidate model timed out upstream.' },
 } as const satisfies Record<string, { status: number; message: string }>;

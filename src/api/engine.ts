@@ -35,6 +35,7 @@ import { closeEmbedSource, createEmbedSource, identityOf, type EmbedIdentity, ty
 import { GatewayRuntime, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { dispatchFor, routePoolThreads } from '../pool/pool.ts';
 import { createRoutePool, type RoutePool, type SearchResult } from '../pool/route-pool.ts';
+import { openStore, type Store } from '../store/index.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
@@ -111,10 +112,18 @@ export class Engine {
    * shared[MODEL_HEALTH_KEY] when given (one buffer for every HTTP thread).
    */
   readonly gateway: GatewayRuntime;
+  /**
+   * What outlives a request (src/store/), opened at construction: a store that
+   * cannot be opened (state.dir unwritable, a corrupt file) throws StoreError
+   * naming the path, failing the server's start. Closed (pending writes
+   * committed) in close().
+   */
+  readonly store: Store;
 
   constructor(readonly config: Readonly<Config>, readonly shared: Readonly<Record<string, SharedArrayBuffer>> = {}, private readonly opts: EngineOptions = {}) {
     const healthBuffer = shared[MODEL_HEALTH_KEY];
     this.gateway = new GatewayRuntime(config.providers, healthBuffer ? { healthBuffer } : {});
+    this.store = openStore(config);
   }
 
   /** Throws 503 router_not_ready unless loaded. The one gate every /v1 handler passes. */
@@ -199,6 +208,7 @@ export class Engine {
     this.closed = true;
     await this.loading?.catch(() => {});
     await this.gateway.close();
+    await this.store.close();
     if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
   }
 }

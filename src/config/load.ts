@@ -101,6 +101,7 @@ function readYaml(file: string): Obj {
   const fix = (o: unknown, key: string) => { if (isObj(o) && typeof o[key] === 'string' && o[key] !== '') o[key] = resolve(base, o[key] as string); };
   fix(doc.router, 'profile');
   fix(doc.embedder, 'dir');
+  fix(doc.state, 'dir');
   return doc;
 }
 

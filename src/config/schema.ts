@@ -72,6 +72,19 @@ export interface Config {
   };
   /** The OpenAI-compatible gateway's upstreams (POST /v1/chat/completions); see docs/gateway.md. */
   providers: ProvidersConfig;
+  /** What outlives a request (src/store/): the embedded SQLite store. */
+  state: StateConfig;
+}
+
+export interface StateConfig {
+  /** Directory of the SQLite file (switchyard.db); created on start. Relative: to the YAML file, or to the working directory. */
+  dir: string;
+  responses: {
+    /** Stored Responses API responses are deleted this many days after creation; 0 = kept until deleted. */
+    ttl_days: number;
+  };
+  /** How often the writer thread deletes expired rows (reads never return them in between). */
+  purge_interval_ms: number;
 }
 
 export interface Timeouts { connect_ms: number; first_byte_ms: number; total_ms: number }
@@ -184,6 +197,8 @@ export function defaults(): Config {
       timeouts: { connect_ms: 5_000, first_byte_ms: 60_000, total_ms: 600_000 },
       backend_down_ms: 10_000,
     },
+    // 30 days: what OpenAI documents for stored responses.
+    state: { dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000 },
   };
 }
 
@@ -318,6 +333,21 @@ export const CONFIG_SCHEMA = {
       },
     },
     providers: PROVIDERS_SCHEMA,
+    state: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        responses: {
+          type: 'object',
+          additionalProperties: false,
+          // Fractions allowed (0.5 = 12 hours); ten years at most.
+          properties: { ttl_days: { type: 'number', minimum: 0, maximum: 3650 } },
+        },
+        // Floor: a purge is a range scan and a write transaction, not something to run in a loop.
+        purge_interval_ms: int(1_000, 7 * 24 * 60 * 60_000),
+      },
+    },
   },
   // The ONNX embedder's pool belongs to the process: N HTTP threads would each
   // start one (N x the model's memory and threads). "auto" resolves to 1 there.
@@ -356,4 +386,5 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'workers', env: 'SWITCHYARD_WORKERS', flag: 'workers', type: 'integer', help: 'worker threads: ONNX embedding pool; route pool for K >= 3,000 (split over HTTP threads)' },
   { path: 'limits.input_chars', env: 'SWITCHYARD_INPUT_CHARS', flag: 'input-chars', type: 'integer', help: 'max chars of a prompt / embeddings input' },
   { path: 'limits.embedding_inputs', env: 'SWITCHYARD_EMBEDDING_INPUTS', flag: 'embedding-inputs', type: 'integer', help: 'max inputs per /v1/embeddings call' },
+  { path: 'state.dir', env: 'SWITCHYARD_STATE_DIR', flag: 'state-dir', type: 'path', help: 'state directory (SQLite store), created on start' },
 ];

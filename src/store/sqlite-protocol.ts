@@ -1,0 +1,55 @@
+/**
+ * Messages between the SQLite writer thread (sqlite-writer.ts) and the threads
+ * that write through it (sqlite-link.ts). Plain objects: structured clone
+ * copies a StoredResponse's strings in a few µs, cheaper than serialising them
+ * again ourselves.
+ *
+ * Two transports, one message set:
+ * - the thread that started the writer (the owner: the main thread) talks over
+ *   the Worker's own port;
+ * - HTTP threads (server.threads > 1) cannot be handed a port without changing
+ *   how edge/threads.ts spawns them, so they find the writer by name through
+ *   BroadcastChannels (process-wide, keyed by the database path): a `hello` on
+ *   the path's channel, answered with a private request/reply channel pair per
+ *   client, so no other thread receives (and deserialises) its rows.
+ */
+import type { StoredResponse } from './types.ts';
+
+export type WriteOp =
+  | { op: 'put'; n: number; row: StoredResponse }
+  | { op: 'delete'; n: number; org: string; id: string }
+  | { op: 'purge'; n: number; olderThan: number };
+
+export type Reply = { n: number; ok: true; value: unknown } | { n: number; ok: false; message: string };
+
+/** Owner -> writer, besides WriteOps. */
+export type OwnerOp = WriteOp | { op: 'stop' };
+
+/** Writer -> owner, besides Replies. */
+export type WriterEvent =
+  | { ev: 'ready' }
+  | { ev: 'failed'; message: string }
+  | { ev: 'purged'; count: number; ms: number }
+  | { ev: 'error'; message: string };
+
+/** On the path's hello channel. */
+export type HelloMessage = { hello: string } | { up: true } | { down: string };
+
+/** On a client's private reply channel, besides Replies. */
+export type ClientReady = { ready: true };
+
+export interface WriterData {
+  /** Read by worker/bootstrap.mjs: the module to import. */
+  entry: string;
+  dir: string;
+  path: string;
+  channel: string;
+  /** 0 = responses never expire. */
+  ttlMs: number;
+  purgeIntervalMs: number;
+}
+
+/** The path's hello channel name; a client's private pair is `${name}#${client}:req|rep`. */
+export function channelName(path: string): string {
+  return `switchyard:store:${path}`;
+}

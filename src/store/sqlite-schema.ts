@@ -1,0 +1,91 @@
+/**
+ * The SQLite store's schema, as an ordered list of migrations, and the one
+ * function that brings a database up to date.
+ *
+ * The version lives in the file header (`PRAGMA user_version`), not in a table:
+ * SQLite reads it without a query plan, it cannot disagree with a table, and
+ * `sqlite3 switchyard.db 'pragma user_version'` shows it to an operator.
+ * `PRAGMA application_id` marks the file as Switchyard's, so pointing state.dir
+ * at another program's database fails at start-up instead of adding our tables
+ * to it.
+ *
+ * Rules for adding a migration: append, never edit or reorder a shipped one
+ * (a database in the field has already run it); each runs inside the same
+ * write transaction as the user_version bump, so a crash mid-migration leaves
+ * the old version intact. A database from a newer Switchyard is refused, not
+ * downgraded: its tables may carry meaning this code would destroy.
+ */
+import type Database from 'better-sqlite3';
+import { StoreError } from './types.ts';
+
+/** "SwYd" as a 32-bit big-endian integer: the file's owner, in its header. */
+export const APPLICATION_ID = 0x53775964;
+
+export interface Migration {
+  /** 1, 2, ...: the user_version the database has once this ran. */
+  readonly version: number;
+  readonly name: string;
+  readonly up: string | ((db: Database.Database) => void);
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'responses',
+    // A rowid table, not WITHOUT ROWID: rows hold whole response objects (KBs),
+    // and SQLite advises WITHOUT ROWID only for rows well under a page.
+    // (org, id) is the key: every read is scoped by organisation, so one
+    // organisation can never address another's row, even with the same id.
+    up: `
+      CREATE TABLE responses (
+        org TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        previous_response_id TEXT,
+        response TEXT NOT NULL,
+        input_items TEXT NOT NULL,
+        messages TEXT NOT NULL,
+        PRIMARY KEY (org, id)
+      );
+      -- The purge job's range scan.
+      CREATE INDEX responses_created_at ON responses (created_at);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/**
+ * Checks ownership and version, runs what is missing in one IMMEDIATE
+ * transaction (so two processes starting on one file at once migrate it
+ * once: the second waits on the lock, then sees the new version), and returns
+ * the version found before. Always commits a write, even with nothing to
+ * migrate: that is the start-up proof that the file is writable.
+ */
+export function migrate(db: Database.Database, path: string, migrations: readonly Migration[] = MIGRATIONS): number {
+  const latest = migrations.length ? migrations[migrations.length - 1].version : 0;
+  const run = db.transaction(() => {
+    const app = db.pragma('application_id', { simple: true }) as number;
+    const from = db.pragma('user_version', { simple: true }) as number;
+    if (app !== 0 && app !== APPLICATION_ID) {
+      throw new StoreError(`state: ${path} belongs to another application (application_id ${app}); point state.dir at a directory of its own`, path);
+    }
+    if (from > latest) {
+      throw new StoreError(`state: ${path} has schema version ${from}, newer than this Switchyard supports (${latest}); run the newer Switchyard, or point state.dir elsewhere`, path);
+    }
+    if (from === 0 && app === 0) {
+      // A version-0 file must be empty: anything else is someone else's data.
+      const n = (db.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n;
+      if (n > 0) throw new StoreError(`state: ${path} is a SQLite database of another application (${n} tables, no Switchyard version); point state.dir elsewhere`, path);
+    }
+    for (const m of migrations) {
+      if (m.version <= from) continue;
+      if (typeof m.up === 'string') db.exec(m.up);
+      else m.up(db);
+    }
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${Math.max(from, latest)}`);
+    return from;
+  });
+  return run.immediate();
+}

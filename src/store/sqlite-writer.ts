@@ -1,0 +1,162 @@
+/**
+ * The SQLite writer thread: the one connection of the process that writes.
+ * Started by sqlite-link.ts (through worker/bootstrap.mjs), one per database
+ * path per process.
+ *
+ * Group commit: every write that arrives while the previous batch commits is
+ * queued, and the queue is committed as one transaction on the next turn of
+ * this thread's loop (setImmediate). At low load a batch is one row and adds
+ * no wait; under load the batch grows by itself and the commit cost (the WAL
+ * append, the lock) is shared. A reply is posted only after COMMIT returned,
+ * so a put() that resolved survives kill -9 (sqlite-open.ts: synchronous=NORMAL).
+ *
+ * Why a thread and not batched transactions on the HTTP thread: a commit is a
+ * synchronous write() (and, at each checkpoint, an fsync) that would stall the
+ * event loop serving every other request; bench/store.ts measures both.
+ *
+ * A failing batch is retried row by row, so one bad row (a constraint, a
+ * value of the wrong type) fails only its own put. Retention runs here too:
+ * purge on start and then every purgeIntervalMs, in chunks so queued puts
+ * are not held behind a large delete.
+ */
+import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './sqlite-open.ts';
+import type { ClientReady, HelloMessage, OwnerOp, Reply, WriteOp, WriterData, WriterEvent } from './sqlite-protocol.ts';
+
+const data = workerData as WriterData;
+const owner = parentPort!;
+
+/** Rows deleted per purge transaction: bounds how long a purge holds the write lock. */
+const PURGE_CHUNK = 1_000;
+
+function post(m: WriterEvent | Reply): void {
+  owner.postMessage(m);
+}
+
+let db: Database.Database;
+try {
+  db = openDatabase(data.dir, { migrate: true, readOnly: false });
+} catch (e) {
+  post({ ev: 'failed', message: (e as Error).message });
+  process.exit(1);
+}
+
+const putStmt = db.prepare(`
+  INSERT INTO responses (org, id, created_at, previous_response_id, response, input_items, messages)
+  VALUES (@org, @id, @createdAt, @previousResponseId, @response, @inputItems, @messages)
+  ON CONFLICT (org, id) DO UPDATE SET created_at = excluded.created_at, previous_response_id = excluded.previous_response_id,
+    response = excluded.response, input_items = excluded.input_items, messages = excluded.messages`);
+const deleteStmt = db.prepare('DELETE FROM responses WHERE org = ? AND id = ?');
+const purgeStmt = db.prepare('DELETE FROM responses WHERE created_at < ?');
+const purgeChunkStmt = db.prepare('DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses WHERE created_at < ? LIMIT ?)');
+
+function apply(op: WriteOp): unknown {
+  switch (op.op) {
+    case 'put': {
+      const r = op.row;
+      putStmt.run({ org: r.org, id: r.id, createdAt: r.createdAt, previousResponseId: r.previousResponseId, response: r.response, inputItems: r.inputItems, messages: r.messages });
+      return undefined;
+    }
+    case 'delete': return deleteStmt.run(op.org, op.id).changes > 0;
+    case 'purge': return purgeStmt.run(op.olderThan).changes;
+  }
+}
+
+interface Queued { op: WriteOp; reply: (r: Reply) => void }
+let queue: Queued[] = [];
+let scheduled = false;
+let stopping = false;
+
+const runBatch = db.transaction((batch: Queued[]) => batch.map((q) => apply(q.op)));
+
+function flush(): void {
+  scheduled = false;
+  if (queue.length === 0) return;
+  const batch = queue;
+  queue = [];
+  let values: unknown[] | undefined;
+  try {
+    values = runBatch(batch);
+  } catch {
+    // Isolate the failure: each op on its own (its own implicit transaction).
+    for (const q of batch) {
+      try { q.reply({ n: q.op.n, ok: true, value: apply(q.op) }); } catch (e) { q.reply({ n: q.op.n, ok: false, message: (e as Error).message }); }
+    }
+    return;
+  }
+  for (let i = 0; i < batch.length; i++) batch[i].reply({ n: batch[i].op.n, ok: true, value: values[i] });
+}
+
+function enqueue(op: WriteOp, reply: (r: Reply) => void): void {
+  if (stopping) { reply({ n: op.n, ok: false, message: 'the store is closing' }); return; }
+  queue.push({ op, reply });
+  if (!scheduled) { scheduled = true; setImmediate(flush); }
+}
+
+// --- Retention ---------------------------------------------------------------
+let purgeTimer: NodeJS.Timeout | undefined;
+function purgeExpired(): void {
+  if (data.ttlMs <= 0 || stopping) return;
+  const t0 = performance.now();
+  const olderThan = Math.floor((Date.now() - data.ttlMs) / 1000);
+  let total = 0;
+  const step = () => {
+    if (stopping) return;
+    try {
+      const n = purgeChunkStmt.run(olderThan, PURGE_CHUNK).changes;
+      total += n;
+      // Queued puts get their turn between chunks.
+      if (n === PURGE_CHUNK) { setImmediate(step); return; }
+      if (total > 0) post({ ev: 'purged', count: total, ms: performance.now() - t0 });
+    } catch (e) {
+      post({ ev: 'error', message: `purge failed: ${(e as Error).message}` });
+    }
+  };
+  step();
+}
+if (data.ttlMs > 0) {
+  setImmediate(purgeExpired);
+  // unref: the timer alone must not keep the thread (or a test process) alive.
+  purgeTimer = setInterval(purgeExpired, data.purgeIntervalMs);
+  purgeTimer.unref();
+}
+
+// --- Transports --------------------------------------------------------------
+const hello = new BroadcastChannel(data.channel);
+const clients = new Map<string, { req: BroadcastChannel; rep: BroadcastChannel }>();
+
+hello.onmessage = (ev) => {
+  const m = (ev as { data: unknown }).data as HelloMessage;
+  if (!('hello' in m)) return;
+  let c = clients.get(m.hello);
+  if (!c) {
+    const req = new BroadcastChannel(`${data.channel}#${m.hello}:req`);
+    const rep = new BroadcastChannel(`${data.channel}#${m.hello}:rep`);
+    c = { req, rep };
+    clients.set(m.hello, c);
+    req.onmessage = (e) => {
+      const op = (e as { data: unknown }).data as WriteOp | { op: 'bye' };
+      if (op.op === 'bye') { req.close(); rep.close(); clients.delete(m.hello); return; }
+      enqueue(op, (r) => rep.postMessage(r));
+    };
+  }
+  c.rep.postMessage({ ready: true } satisfies ClientReady);
+};
+// Clients that said hello before this thread listened ask again on this.
+hello.postMessage({ up: true } satisfies HelloMessage);
+
+owner.on('message', (m: OwnerOp) => {
+  if (m.op !== 'stop') { enqueue(m, post); return; }
+  // Commit what is queued (its replies go out first), then let the thread end.
+  flush();
+  stopping = true;
+  if (purgeTimer) clearInterval(purgeTimer);
+  for (const c of clients.values()) { c.req.close(); c.rep.close(); }
+  hello.close();
+  // The last connection to close checkpoints the WAL into the main file.
+  db.close();
+  owner.close();
+});
+
+post({ ev: 'ready' });
