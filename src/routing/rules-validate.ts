@@ -101,10 +101,10 @@ function fieldOf(instancePath: string, at: string): string {
   return f;
 }
 
-const join = (base: string, key: string) => (base === '' ? key : `${base}.${key}`);
+const join = (base: string, key: string) => (base === '' || base === '(root)' ? key : `${base}.${key}`);
 
 function fromAjv(e: ErrorObject, at: string): FieldError {
-  const field = fieldOf(e.instancePath, at);
+  const field = fieldOf(e.instancePath, at) || '(root)';
   const p = e.params as Record<string, any>;
   switch (e.keyword) {
     case 'additionalProperties': return { field: join(field, p.additionalProperty), message: 'unknown field' };

@@ -131,18 +131,22 @@ export function scanText(s: string, out: TextScan = emptyScan()): TextScan {
           if (++distinct === DISTINCT_CAP) wordsAtCap = words;
         }
       }
+      // A line's marker ("1." "A)") is neither a word of a sentence nor its end.
+      let marker = false;
       if (firstWord) {
         const next = i < n ? c : 0;
-        if (wDigits === wl && wl <= 3 && (next === 46 || next === 41)) listItems++;
+        if (wDigits === wl && wl <= 3 && (next === 46 || next === 41)) { listItems++; marker = true; }
         else if (wl === 1 && wUpper === 1 && (next === 41 || next === 46)) {
           const letter = s.charCodeAt(i - 1);
-          if (letter >= 65 && letter <= 72) optionLines++;
+          if (letter >= 65 && letter <= 72) { optionLines++; marker = true; }
         }
       }
       wl = 0;
-      tail++;
-      // A sentence ends at . ! ? directly after a word and before whitespace or the end.
-      if ((c === 46 || c === 33 || c === 63) && (i + 1 >= n || isSpace(s.charCodeAt(i + 1)))) { sentences++; tail = 0; }
+      if (!marker) {
+        tail++;
+        // A sentence ends at . ! ? directly after a word and before whitespace or the end.
+        if ((c === 46 || c === 33 || c === 63) && (i + 1 >= n || isSpace(s.charCodeAt(i + 1)))) { sentences++; tail = 0; }
+      }
     }
     if (i === n) break;
     if (c !== 96) backticks = 0;
