@@ -18,6 +18,8 @@ export const ERRORS = {
   no_candidate: { status: 422, message: 'None of the allowed models has an error estimate for this prompt.' },
   /** /v1/chat/completions: `model` is neither a router alias nor a configured model (OpenAI's code for the same case). */
   model_not_found: { status: 404, message: 'The model does not exist or has no configured backend.' },
+  /** /v1/responses: no stored response has this id (never stored, store: false, deleted or expired); also a `previous_response_id` naming none. */
+  response_not_found: { status: 404, message: 'No response with this id exists.' },
   /** Every candidate's upstream refused the request as invalid (a non-retryable 4xx, or a feature no candidate supports). */
   upstream_rejected: { status: 400, message: 'The upstream rejected the request.' },
   /** Every candidate answered 429. */

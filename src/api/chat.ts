@@ -44,7 +44,7 @@ import type { SearchResult } from '../pool/route-pool.ts';
 type Reason = 'routed' | 'explicit' | 'fallback';
 
 /** Which models to try, best first, and why. */
-interface Plan {
+export interface Plan {
   candidates: string[];
   clusterId: number | undefined;
   routingMs: number | undefined;
@@ -132,7 +132,7 @@ function route(engine: Engine, rt: GatewayRuntime, input: ChatInput): Plan | Pro
   return r.source.backend.embed(text).then((v) => decideAfterSearch(r, rt, v, costWeight, t0));
 }
 
-function chainError(e: UpstreamChainError): ApiError {
+export function chainError(e: UpstreamChainError): ApiError {
   const code = e.status === 429 ? 'upstream_rate_limited'
     : e.status === 504 ? 'upstream_timeout'
       : e.status >= 400 && e.status < 500 ? 'upstream_rejected'
@@ -140,11 +140,11 @@ function chainError(e: UpstreamChainError): ApiError {
   return new ApiError(code, e.message, undefined, { attempts: e.attempts });
 }
 
-function reasonOf(input: ChatInput, plan: Plan, model: string): Reason {
+export function reasonOf(input: ChatInput, plan: Plan, model: string): Reason {
   return !input.routed ? 'explicit' : plan.candidates[0] === model ? 'routed' : 'fallback';
 }
 
-function headersOf(model: string, reason: Reason, plan: Plan, estimate: number | null, cost: number | null): [string, string][] {
+export function headersOf(model: string, reason: Reason, plan: Plan, estimate: number | null, cost: number | null): [string, string][] {
   const h: [string, string][] = [['x-switchyard-model', model], ['x-switchyard-reason', reason]];
   if (plan.clusterId !== undefined) h.push(['x-switchyard-cluster', String(plan.clusterId)]);
   h.push(['x-switchyard-candidates', plan.candidates.join(',')]);
@@ -249,14 +249,21 @@ export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink): vo
   const t0 = performance.now();
   const input = parseChatRequest(parseJsonObject(body));
   const rt = engine.gateway;
-  let plan: Plan | Promise<Plan>;
-  if (input.routed) plan = route(engine, rt, input);
-  else if (rt.routes.has(input.model)) plan = { candidates: [input.model], clusterId: undefined, routingMs: undefined };
-  else {
-    const known = rt.models.length <= 20 ? ` (configured: ${rt.models.join(', ') || 'none'}; or "auto")` : '';
-    throw new ApiError('model_not_found', `The model ${JSON.stringify(input.model.slice(0, 256))} does not exist or has no configured backend${known}.`, 'model');
-  }
+  const plan = planChat(engine, input);
   if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0));
   return serve(rt, input, plan, sink, t0);
+}
+
+/**
+ * The candidates for a chat request: routed (auto / router / MoM) or the one
+ * configured model named, else 404 model_not_found. Shared with
+ * POST /v1/responses (responses.ts), which routes exactly as chat does.
+ */
+export function planChat(engine: Engine, input: ChatInput): Plan | Promise<Plan> {
+  const rt = engine.gateway;
+  if (input.routed) return route(engine, rt, input);
+  if (rt.routes.has(input.model)) return { candidates: [input.model], clusterId: undefined, routingMs: undefined };
+  const known = rt.models.length <= 20 ? ` (configured: ${rt.models.join(', ') || 'none'}; or "auto")` : '';
+  throw new ApiError('model_not_found', `The model ${JSON.stringify(input.model.slice(0, 256))} does not exist or has no configured backend${known}.`, 'model');
 }
 

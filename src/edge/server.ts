@@ -33,6 +33,7 @@ import { handleRoute } from '../api/route.ts';
 import { handleEmbeddings } from '../api/embeddings.ts';
 import { handleHealth, type HealthInfo } from '../api/health.ts';
 import { handleChat } from '../api/chat.ts';
+import { handleCreateResponse, handleDeleteResponse, handleGetResponse, handleListInputItems } from '../api/responses.ts';
 import { handleModelHealth, handleModels } from '../api/models.ts';
 import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { createDecisionCacheFor, DECISION_CACHE_KEY } from '../api/route-cache.ts';
@@ -52,6 +53,10 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'switchyard', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
+    { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, q.engine.store.responses, s, q.requestId) },
+    { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, q.engine.store.responses) },
+    { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, q.engine.store.responses) },
+    { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, q.engine.store.responses) },
     { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },
     { method: 'GET', path: '/v1/model-health', dialect: 'switchyard', json: (q) => handleModelHealth(q.query, q.engine) },
   ];

@@ -88,3 +88,100 @@ export async function post(base: string, body: unknown, path = '/v1/responses'):
   try { json = JSON.parse(text); } catch { /* SSE */ }
   return { status: res.status, headers: res.headers, text, json };
 }
+
+/** What a scripted upstream answers: a chat.completion, SSE frames (optionally cut off), or a status with a body. */
+export type Answer =
+  | { json: unknown }
+  /** holdAt: frames from this index on wait for release() (so a test can make an event land mid-stream, after the client saw the first ones). */
+  | { sse: string[]; cut?: boolean; holdAt?: number }
+  | { status: number; body: string };
+
+export interface ScriptedUpstream {
+  /** Base URL as openaiModel() takes it (with /v1). */
+  url: string;
+  /** Every request body received, parsed. */
+  bodies: any[];
+  /** Sends the held rest of every stream waiting at holdAt. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/** An OpenAI-format upstream that records each request and answers with `answer(body)`. */
+export async function startScriptedUpstream(answer: (body: any) => Answer): Promise<ScriptedUpstream> {
+  const { createServer } = await import('node:http');
+  const bodies: any[] = [];
+  let held: (() => void)[] = [];
+  const srv = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { raw += c; });
+    req.on('end', () => {
+      let body: any = null;
+      try { body = JSON.parse(raw); } catch { /* recorded as null */ }
+      bodies.push(body);
+      const a = answer(body);
+      if ('status' in a) { res.writeHead(a.status, { 'content-type': 'application/json' }); res.end(a.body); return; }
+      if ('json' in a) { const t = JSON.stringify(a.json); res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(t) }); res.end(t); return; }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const finish = (frames: string[]): void => {
+        if (a.cut) { res.write(frames.join('')); setImmediate(() => res.destroy()); return; }
+        res.end(frames.join(''));
+      };
+      if (a.holdAt === undefined) { finish(a.sse); return; }
+      res.write(a.sse.slice(0, a.holdAt).join(''));
+      held.push(() => finish(a.sse.slice(a.holdAt)));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/v1`;
+  const release = (): void => { const h = held; held = []; for (const f of h) f(); };
+  return { url, bodies, release, close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+}
+
+const USAGE = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 };
+
+/** A chat.completion with this message and finish reason. */
+export function completionOf(message: Record<string, unknown>, finish = 'stop'): unknown {
+  return { id: 'chatcmpl-s', object: 'chat.completion', created: 1, model: 'scripted', choices: [{ index: 0, message: { role: 'assistant', content: null, ...message }, finish_reason: finish }], usage: USAGE };
+}
+
+/** The SSE frames an OpenAI upstream streams for this message: role, text pieces, tool-call pieces, finish, usage, [DONE]. */
+export function streamOf(message: { content?: string; tool_calls?: { id: string; function: { name: string; arguments: string } }[] }, finish = 'stop'): string[] {
+  const c = (delta: unknown, fr: string | null = null) => `data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1, model: 'scripted', choices: [{ index: 0, delta, finish_reason: fr }] })}\n\n`;
+  const out = [c({ role: 'assistant', content: '' })];
+  const text = message.content ?? '';
+  for (let i = 0; i < text.length; i += 4) out.push(c({ content: text.slice(i, i + 4) }));
+  (message.tool_calls ?? []).forEach((tc, index) => {
+    out.push(c({ tool_calls: [{ index, id: tc.id, type: 'function', function: { name: tc.function.name, arguments: '' } }] }));
+    const a = tc.function.arguments;
+    for (let i = 0; i < a.length; i += 5) out.push(c({ tool_calls: [{ index, function: { arguments: a.slice(i, i + 5) } }] }));
+  });
+  out.push(c({}, finish));
+  out.push(`data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1, model: 'scripted', choices: [], usage: USAGE })}\n\n`);
+  out.push('data: [DONE]\n\n');
+  return out;
+}
+
+/**
+ * A plausible model: calls the first tool unless the last turn is a tool
+ * result; answers JSON when asked for a schema; otherwise echoes how many
+ * messages it got and the last one's text. max_completion_tokens below 5
+ * cuts the answer (finish_reason "length").
+ */
+export function plausible(body: any): Answer {
+  const msgs: any[] = body?.messages ?? [];
+  const last = msgs[msgs.length - 1];
+  let message: any;
+  let finish = 'stop';
+  if (Array.isArray(body?.tools) && body.tools.length > 0 && last?.role !== 'tool' && body.tool_choice !== 'none') {
+    message = { content: '', tool_calls: [{ id: 'call_s1', type: 'function', function: { name: body.tools[0].function.name, arguments: '{"city":"Oslo"}' } }] };
+    finish = 'tool_calls';
+  } else if (body?.response_format?.type === 'json_schema' || body?.response_format?.type === 'json_object') {
+    message = { content: '{"answer":42,"unit":"none"}' };
+  } else {
+    const text = typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content);
+    message = { content: `echo ${msgs.length}: ${text}` };
+  }
+  if (typeof body?.max_completion_tokens === 'number' && body.max_completion_tokens < 5) finish = 'length';
+  return body?.stream ? { sse: streamOf(message, finish) } : { json: completionOf(message, finish) };
+}

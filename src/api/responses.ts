@@ -1,0 +1,211 @@
+/**
+ * OpenAI's Responses API over the chat gateway:
+ *   POST   /v1/responses                  create (JSON, or typed SSE events with stream: true)
+ *   GET    /v1/responses/{id}             the stored response object, as it was returned
+ *   DELETE /v1/responses/{id}             {id, object: "response", deleted: true}
+ *   GET    /v1/responses/{id}/input_items the request's own input items, paginated
+ *
+ * Create: raw JSON -> ResponsesInput (responses-validate.ts) -> the stored
+ * chain's messages when previous_response_id is given (one store read per
+ * link) -> a ChatRequest (responses-translate.ts) -> the same planning and
+ * gateway call as POST /v1/chat/completions (chat.ts planChat ->
+ * ChatGateway.chat: same candidates, fallback, health, cost), so OpenAI- and
+ * Anthropic-format upstreams both serve it -> the response object (JSON) or
+ * Responses events (responses-stream.ts) written with the sink's backpressure;
+ * a client that goes away cancels the upstream request through sink.signal.
+ *
+ * With store (the default) the response is written to the store and the
+ * write awaited before the 200 (JSON) or before response.completed (stream):
+ * a client that saw success can retrieve or continue it, even after a crash.
+ * That await is the store's commit latency on every stored response. A failed
+ * write is 503 store_unavailable (JSON) or response.failed with that code
+ * (stream: the text was already sent, but the response is not retrievable).
+ */
+import { invalid } from '../errors.ts';
+import { estimateCost } from '../providers/cost.ts';
+import { redact } from '../providers/redact.ts';
+import { UpstreamChainError } from '../providers/fallback.ts';
+import { UpstreamError } from '../providers/failure.ts';
+import type { ChatResult, StreamResult } from '../providers/gateway.ts';
+import type { ChatMessage, ChatChunk } from '../providers/types.ts';
+import { DEFAULT_ORG, StoreError, type ResponseStore, type StoredResponse } from '../store/types.ts';
+import type { Engine } from './engine.ts';
+import type { ResponseSink } from './sink.ts';
+import { parseJsonObject } from './validate.ts';
+import { routingText, type ChatInput } from './chat-validate.ts';
+import { chainError, headersOf, planChat, reasonOf, type Plan } from './chat.ts';
+import { newId, parseResponsesRequest, type ResponsesInput } from './responses-validate.ts';
+import { chatRequestOf, outputMessages, outputOf, responseShell, toChatMessages, usageOf, type ResponseObject } from './responses-translate.ts';
+import { ResponsesEventWriter } from './responses-stream.ts';
+
+import { responseNotFound, storeFailure } from './responses-read.ts';
+
+export { handleGetResponse, handleDeleteResponse, handleListInputItems } from './responses-read.ts';
+
+/**
+ * The conversation a continuation replays: each stored response holds only
+ * what it added (its input and output as chat messages), so the chain is
+ * walked back through previous_response_id, one read per link. An ancestor
+ * that is gone (deleted, expired) ends the walk: the continuation keeps the
+ * turns that remain rather than failing, as the one it names still exists.
+ */
+async function chainMessages(store: ResponseStore, id: string): Promise<ChatMessage[]> {
+  const texts: string[] = [];
+  const seen = new Set<string>();
+  let cur: string | null = id;
+  while (cur !== null && !seen.has(cur)) {
+    seen.add(cur);
+    const s: StoredResponse | undefined = await store.get(DEFAULT_ORG, cur).catch(storeFailure);
+    if (s === undefined) {
+      if (cur === id) throw responseNotFound(id, 'previous_response_id');
+      break;
+    }
+    texts.push(s.messages);
+    cur = s.previousResponseId;
+  }
+  const out: ChatMessage[] = [];
+  for (let i = texts.length - 1; i >= 0; i--) {
+    let msgs: unknown;
+    try { msgs = JSON.parse(texts[i]); } catch (e) { throw new StoreError('a stored response\'s messages are not JSON', undefined, { cause: e }); }
+    if (!Array.isArray(msgs)) throw new StoreError('a stored response\'s messages are not an array');
+    for (const m of msgs) out.push(m as ChatMessage);
+  }
+  return out;
+}
+
+interface Job {
+  r: ResponsesInput;
+  engine: Engine;
+  store: ResponseStore;
+  sink: ResponseSink;
+  requestId: string | undefined;
+  /** This request's input as chat messages (stored for the chain, without instructions). */
+  inputMessages: ChatMessage[];
+  chat: ChatInput;
+  createdAt: number;
+}
+
+function prepare(r: ResponsesInput, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId: string | undefined, chain: ChatMessage[], createdAt: number): Job {
+  const inputMessages = toChatMessages(r.input);
+  const messages: ChatMessage[] = [];
+  if (r.instructions !== null) messages.push({ role: 'system', content: r.instructions });
+  for (const m of chain) messages.push(m);
+  for (const m of inputMessages) messages.push(m);
+  const rt = engine.gateway;
+  // chat.ts's route() would name "messages"; here the client sent "input".
+  if (r.routed && routingText(messages, rt.config.route_on, engine.config.limits.input_chars).trim() === '') {
+    throw invalid('input', 'holds no text to route on (model "auto" embeds the input\'s text)');
+  }
+  const chat: ChatInput = { request: chatRequestOf(r, messages), model: r.model, routed: r.routed, costWeight: r.costWeight, stream: r.stream, includeUsage: false };
+  return { r, engine, store, sink, requestId, inputMessages, chat, createdAt };
+}
+
+function put(job: Job, resp: ResponseObject, json: string): Promise<void> {
+  const rec: StoredResponse = {
+    id: resp.id, org: DEFAULT_ORG, createdAt: resp.created_at, previousResponseId: job.r.previousResponseId, response: json,
+    inputItems: JSON.stringify(job.r.input),
+    messages: JSON.stringify(job.inputMessages.concat(outputMessages(resp.output))),
+  };
+  return job.store.put(rec);
+}
+
+function switchyardOf(job: Job, plan: Plan, res: ChatResult, estimate: number | null, cost: number | null, upstreamMs: number | null): Record<string, unknown> {
+  return {
+    model: res.model, reason: reasonOf(job.chat, plan, res.model), cluster_id: plan.clusterId ?? null, candidates: plan.candidates, attempts: res.chain,
+    cost_usd: cost, estimated_cost_usd: estimate, routing_ms: plan.routingMs ?? null, upstream_ms: upstreamMs, request_id: job.requestId ?? null,
+  };
+}
+
+async function serve(job: Job, plan: Plan): Promise<void> {
+  const rt = job.engine.gateway;
+  let res: ChatResult;
+  try {
+    res = await rt.gateway.chat(job.chat.request, plan.candidates, job.sink.signal);
+  } catch (e) {
+    if (!(e instanceof UpstreamChainError)) throw e;
+    throw chainError(e); // a no-op on the edge when the client is gone
+  }
+  const pricing = rt.pricing(res.model);
+  const estimate = pricing ? estimateCost(job.chat.request, pricing).usd : null;
+  const reason = reasonOf(job.chat, plan, res.model);
+  const shell = responseShell(job.r, newId('resp_'), job.createdAt, res.model);
+  if (res.stream) return stream(job, plan, res, shell, estimate);
+
+  const { output, status, details } = outputOf(res.completion);
+  const resp: ResponseObject = {
+    ...shell, status, incomplete_details: details, output, usage: usageOf(res.completion.usage),
+    switchyard: switchyardOf(job, plan, res, estimate, res.costUsd, res.latencyMs),
+  };
+  const json = JSON.stringify(resp);
+  if (job.r.store) await put(job, resp, json).catch(storeFailure);
+  job.sink.send(200, json, headersOf(res.model, reason, plan, estimate, res.costUsd));
+}
+
+async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseObject, estimate: number | null): Promise<void> {
+  const { sink } = job;
+  const chunks = res.chunks;
+  const w = new ResponsesEventWriter(shell);
+  sink.openStream(headersOf(res.model, reasonOf(job.chat, plan, res.model), plan, estimate, null));
+  let pending = w.start();
+  try {
+    for (;;) {
+      const batch = await chunks.nextBatch();
+      if (batch === null) break;
+      // OpenAI-format upstreams hand chunks over as JSON text (pass-through): this path has to read them.
+      for (let i = 0; i < batch.length; i++) {
+        const c = batch[i];
+        pending += w.push(typeof c === 'string' ? JSON.parse(c) as ChatChunk : c);
+      }
+      if (chunks.complete) break;
+      if (pending !== '') {
+        const ok = sink.write(pending);
+        pending = '';
+        if (!ok) await sink.drain();
+      }
+      if (sink.signal.aborted) break;
+    }
+  } catch (e) {
+    // After the first byte: the client holds part of an answer, so the stream ends with response.failed.
+    await chunks.return(); // an event we could not read: the upstream may still be sending
+    const err = e instanceof UpstreamError ? e : new UpstreamError('bad_response', (e as Error)?.message ?? String(e));
+    const s = await res.finished;
+    const message = redact(`${res.model} failed mid-stream: ${err.message}`);
+    sink.end(pending + w.failed(message, 'server_error', switchyardOf(job, plan, res, estimate, s.costUsd, s.latencyMs), usageOf(s.usage)));
+    return;
+  }
+  if (sink.signal.aborted) {
+    await chunks.return(); // cancels the upstream request
+    await res.finished;
+    return;
+  }
+  const s = await res.finished;
+  pending += w.finishItems();
+  const resp = w.response(usageOf(s.usage), switchyardOf(job, plan, res, estimate, s.costUsd, s.latencyMs));
+  if (job.r.store) {
+    try {
+      await put(job, resp, JSON.stringify(resp));
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      sink.end(pending + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', resp.switchyard!, resp.usage));
+      return;
+    }
+  }
+  sink.end(pending + w.terminal(resp));
+}
+
+/**
+ * POST /v1/responses. `body` is parsed synchronously (it may be uWS's buffer,
+ * valid only during this call); everything after the first await works on
+ * copies. `requestId` goes into the switchyard object.
+ */
+export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string): void | Promise<void> {
+  const r = parseResponsesRequest(parseJsonObject(body));
+  const createdAt = Math.floor(Date.now() / 1000);
+  const go = (chain: ChatMessage[]): void | Promise<void> => {
+    const job = prepare(r, engine, store, sink, requestId, chain, createdAt);
+    const plan = planChat(engine, job.chat);
+    return plan instanceof Promise ? plan.then((p) => serve(job, p)) : serve(job, plan);
+  };
+  if (r.previousResponseId === null) return go([]);
+  return chainMessages(store, r.previousResponseId).catch(storeFailure).then(go);
+}
