@@ -24,6 +24,14 @@ export interface Config {
     port: number;
     /** Request body limit in bytes; larger bodies get 413 payload_too_large. */
     body_limit: number;
+    /**
+     * Lingering close after a 413 (src/edge/exchange.ts refuseBody): the rest of
+     * the refused body is read and discarded, at most this many bytes and this
+     * long, before the connection closes, so the client reads the 413 instead of
+     * an EPIPE/reset. 0 bytes or 0 ms = close at once.
+     */
+    linger_bytes: number;
+    linger_ms: number;
     /** How long close() waits for in-flight requests before dropping connections. */
     shutdown_timeout_ms: number;
     /** When non-empty, every route but /health needs one of these keys. */
@@ -180,7 +188,7 @@ export const DEFAULT_THREADS: number | 'auto' = 'auto';
 
 export function defaults(): Config {
   return {
-    server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS },
+    server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, linger_bytes: 64 * 1024 * 1024, linger_ms: 5_000, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS },
     router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000, nearest: 'auto' },
     embedder: { kind: 'native', dir: null, batch_max_size: 32, batch_max_wait_ms: 2 },
     // One core stays with the event loop (uWS + inline routing); at least one worker.
@@ -295,6 +303,11 @@ export const CONFIG_SCHEMA = {
         port: int(0, 65535),
         // Floor: an error body must fit; ceiling: one body is buffered in memory whole.
         body_limit: int(1024, 256 * 1024 * 1024),
+        // Discarding costs a read syscall per chunk, no memory; the bounds keep a
+        // client that uploads forever from holding the connection (and a slot of
+        // the drain) forever.
+        linger_bytes: int(0, 1024 * 1024 * 1024),
+        linger_ms: int(0, 10 * 60_000),
         shutdown_timeout_ms: int(0, 10 * 60_000),
         api_keys: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[\\x21-\\x7e]+$' } },
         // An integer 1..256 or the string "auto" (minimum applies to numbers only, pattern to strings only).
@@ -372,6 +385,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'server.host', env: 'HOST', flag: 'host', type: 'string', help: 'listen address' },
   { path: 'server.port', env: 'PORT', flag: 'port', type: 'integer', help: 'listen port (0 = ephemeral)' },
   { path: 'server.body_limit', env: 'SWITCHYARD_BODY_LIMIT', flag: 'body-limit', type: 'integer', help: 'max request body bytes' },
+  { path: 'server.linger_bytes', env: 'SWITCHYARD_LINGER_BYTES', flag: 'linger-bytes', type: 'integer', help: 'after a 413, most body bytes read and discarded before closing' },
+  { path: 'server.linger_ms', env: 'SWITCHYARD_LINGER_MS', flag: 'linger-ms', type: 'integer', help: 'after a 413, longest the rest of the body is read before closing' },
   { path: 'server.shutdown_timeout_ms', env: 'SWITCHYARD_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', type: 'integer', help: 'drain bound on SIGTERM/SIGINT' },
   { path: 'server.api_keys', env: 'SWITCHYARD_API_KEYS', type: 'list', help: 'comma-separated API keys (no flag: argv is visible in ps)' },
   { path: 'server.threads', env: 'SWITCHYARD_THREADS', flag: 'threads', type: 'integer', help: 'HTTP threads, one uWS App each ("auto" = cores)' },
