@@ -3,7 +3,9 @@
  * Micro benchmarks of the routing core, side by side in one process:
  * native embedding (200 / 4,000 chars), nearest centroid brute force (JS and
  * WebAssembly SIMD) vs HNSW at K = 100 / 300 / 1,000 / 5,000 / 10,000, scoring, and the
- * whole decision (the Router's default index: SIMD brute force); plus start-up
+ * whole decision (the Router's default index: SIMD brute force); the prompt
+ * signals (complexity, token estimate next to a BPE count, task classifier, a
+ * rule config's evaluation); plus start-up
  * time and resident memory of the default embedder + profile.
  * Prints a table and writes JSON (default bench/results/micro.json).
  */
@@ -18,6 +20,11 @@ import { BruteForceIndex, HnswIndex, SimdBruteForceIndex } from '../src/routing/
 import { Router } from '../src/routing/router.ts';
 import { DEFAULT_PROFILE_DIR, ROOT } from '../src/fit/options.ts';
 import { mulberry32 } from '../src/fit/kmeans.ts';
+import { countTokens as countTokensCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
+import { complexity } from '../src/routing/complexity.ts';
+import { estimateTokens } from '../src/routing/tokens.ts';
+import { classify } from '../src/routing/classifier.ts';
+import { compileConfig } from '../src/routing/rules.ts';
 
 const { values } = parseArgs({ options: { time: { type: 'string' }, json: { type: 'string' } } });
 const time = Number(values.time ?? 400);
@@ -78,6 +85,26 @@ const q = embedder.embedSync(P200);
   b.add(`decide only (K=${profile.k}, M=${profile.models.length}, ${a.mode} top-${a.top}), given embedding`, () => { router.route(q, { costWeight: 0.1 }); });
   b.add('embed + decide, 200 chars (default profile)', () => { router.route(embedder.embedSync(P200, out), { costWeight: 0.1 }); });
   await run(b);
+}
+
+// ---- prompt signals (src/routing/): complexity, token estimate vs a real BPE count, classifier, a rule config ----
+{
+  const cfg = compileConfig({ name: 'bench', default_model: 'small', rules: [
+    { priority: 10, condition: { type: 'keyword', keywords: ['refund', 'invoice', 'c++'] }, model: 'kw' },
+    { priority: 5, condition: { type: 'task', tasks: ['code', 'math'] }, model: 'coder' },
+    { priority: 3, condition: { type: 'complexity', operator: 'gt', value: 0.7 }, model: 'big' },
+    { priority: 1, condition: { type: 'token_count', operator: 'gt', value: 2000 }, model: 'long' },
+  ] });
+  let sink = 0;
+  const b = new Bench({ time, warmupTime: 100 });
+  b.add('complexity, 200 chars', () => { sink += complexity(P200); });
+  b.add('complexity, 4,000 chars', () => { sink += complexity(P4000); });
+  b.add('token estimate, 200 chars', () => { sink += estimateTokens(P200); });
+  b.add('token count BPE cl100k (gpt-tokenizer), 200 chars', () => { sink += countTokensCl100k(P200); });
+  b.add('classify task, 200 chars', () => { sink += classify(P200).confidence; });
+  b.add('rules: 4 rules, no match (every signal), 200 chars', () => { sink += cfg.evaluate(P200).signals.tokens!; });
+  await run(b);
+  if (sink !== sink) console.log(sink); // keeps the results alive
 }
 
 // ---- nearest centroid: brute force (JS, SIMD) vs HNSW at growing K ----

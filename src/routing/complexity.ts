@@ -42,7 +42,18 @@ export type ComplexityWeights = Readonly<Record<ComplexityFeature, number>>;
 /** Hand-set before looking at any data: what the calibration is shrunk toward. */
 export const PRIOR_WEIGHTS: ComplexityWeights = { length: 0.15, vocabulary: 0.1, structure: 0.15, technical: 0.2, code: 0.2, multistep: 0.2 };
 
-/** Calibrated (scripts/calibrate-signals.ts, see the header); sum 1. */
+/**
+ * The pure RouterBench fit (prior share 0): structure and code only, because
+ * on that data the other four features go with the cheap model answering
+ * RIGHT (long few-shot science questions are easier for it than short Python
+ * tasks; a composition effect of three tasks). Cross-validated AUC 0.60 vs
+ * 0.46 for DEFAULT_WEIGHTS (docs/routing-signals.md). Pass it as
+ * `complexityWeights` to rank like that data; it ignores length, vocabulary,
+ * technical terms and multi-step instructions.
+ */
+export const ROUTERBENCH_WEIGHTS: ComplexityWeights = { length: 0, vocabulary: 0, structure: 0.684, technical: 0, code: 0.316, multistep: 0 };
+
+/** Calibrated (scripts/calibrate-signals.ts, see the header): half the RouterBench fit, half PRIOR_WEIGHTS; sum 1. */
 export const DEFAULT_WEIGHTS: ComplexityWeights = { length: 0.075, vocabulary: 0.05, structure: 0.417, technical: 0.1, code: 0.258, multistep: 0.1 };
 
 // Category bit positions in TextScan.cat (lexicon.ts CAT).

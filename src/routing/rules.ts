@@ -36,6 +36,8 @@ import { scanText, type TextScan } from './text-scan.ts';
 import { complexityOfScan, DEFAULT_WEIGHTS, type ComplexityWeights } from './complexity.ts';
 import { tokensOfScan, type TokenModel } from './tokens.ts';
 import { classifyScan, heuristicClassifier, type Classification, type Task, type TaskClassifier } from './classifier.ts';
+import type { Router } from './router.ts';
+import type { SyncEmbedder } from './embedders/types.ts';
 
 export type Operator = 'gt' | 'gte' | 'lt' | 'lte';
 export const OPERATORS: readonly Operator[] = ['gt', 'gte', 'lt', 'lte'];
@@ -209,4 +211,18 @@ export class CompiledConfig {
 /** Compiles a (validated) config; throws RuleCompileError when a condition needs a source that is missing. */
 export function compileConfig(config: Readonly<RouterConfig>, sources?: SignalSources): CompiledConfig {
   return new CompiledConfig(config, sources);
+}
+
+/**
+ * clusterOf for a router profile and a synchronous embedder (the native one):
+ * the nearest cluster id, as Router.route reports it in Decision.clusterId.
+ * Costs one embedding plus one nearest search (~20-40 µs at K=100). With an
+ * asynchronous embedder (ONNX) embed first and pass the cluster in `given`.
+ */
+export function clusterOfRouter(router: Router, embedder: SyncEmbedder): (text: string) => number {
+  const vec = new Float32Array(embedder.dim), ids = new Int32Array(1), sims = new Float32Array(1);
+  return (text) => {
+    router.index.search(embedder.embedSync(text, vec), 1, ids, sims);
+    return ids[0];
+  };
 }
