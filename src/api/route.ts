@@ -87,31 +87,44 @@ function cacheKey(req: RouteRequest): string {
 const ms = (x: number) => Math.round(x * 1e4) / 1e4;
 
 function tail(hit: boolean, routingMs: number, embeddingMs: number): string {
-  return `,"cache_hit":${hit},"usage":{"routing_ms":${ms(routingMs)},"embedding_ms":${ms(embeddingMs)}}}`;
+  return `,"cache_hit":${hit},"usage":{"routing_ms":${num(ms(routingMs))},"embedding_ms":${num(ms(embeddingMs))}}}`;
 }
+
+/**
+ * A double as JSON text. Not `${x}` or String(x): those go through V8's
+ * number-string cache, which keeps every new string it makes alive until a
+ * later number takes its slot, so the strings of unique decisions (14 doubles
+ * a request) survive two scavenges, are promoted, and die in the old
+ * generation: ~300-480 B/request of old-space garbage with unique prompts,
+ * hence mark-compacts under load. JSON.stringify formats the double into its
+ * own buffer (same shortest round-trip digits; NaN and infinities -> null).
+ * Measured side by side: old-space growth per request and the mark-compacts
+ * it causes in README's bench:latency table.
+ */
+const num = (x: number): string => JSON.stringify(x);
 
 /**
  * The decision as JSON, without the closing brace: cache_hit and usage are appended per response.
  *
  * Cost: ~1.3-1.9 µs for 11 models, of which ~85% is V8 turning doubles into
  * their shortest round-trip decimal (~100 ns each; no JS formatter beats V8's
- * C++ one while keeping the output identical). So each number is formatted
+ * C++ one while keeping the output identical; num() says why not `${x}`). So each number is formatted
  * once: the selected model's score string serves both cost_adjusted_score and
  * its all_scores entry (the Router sets both from the same double), and the
  * `{"selected_model":"name","cluster_id":` prefix is precomputed per model.
  */
 function decisionJson(r: Ready, d: Decision, allowed: Uint8Array | undefined): string {
   const keys = r.modelKeys, scores = d.scores, best = d.modelIndex;
-  const bestScore = `${d.score}`;
+  const bestScore = num(d.score);
   let all = '';
   for (let m = 0; m < keys.length; m++) {
     if (allowed !== undefined && allowed[m] === 0) continue;
     // A candidate with no error estimate in this cluster scores NaN: JSON null.
     const v = scores[m];
-    const sv = m === best ? bestScore : v === v ? `${v}` : 'null';
+    const sv = m === best ? bestScore : num(v);
     all = all === '' ? keys[m] + sv : `${all},${keys[m]}${sv}`;
   }
-  return `${r.modelPrefixes[best]}${d.clusterId},"expected_error":${d.expectedError},"cost_adjusted_score":${bestScore},"cost_weight":${d.costWeight},"all_scores":{${all}}`;
+  return `${r.modelPrefixes[best]}${d.clusterId},"expected_error":${num(d.expectedError)},"cost_adjusted_score":${bestScore},"cost_weight":${num(d.costWeight)},"all_scores":{${all}}`;
 }
 
 /** `nb`: the neighbours the route pool found for `v`; undefined = search inline. */
