@@ -81,6 +81,29 @@ class Pending {
   }
 }
 
+/**
+ * Coalesces the writes one thread issues in one turn of its loop into one
+ * message (sent from setImmediate: later in the same turn, no timer wait).
+ * Under load many requests finish per turn, and one structured-clone message
+ * per batch instead of per row is what made the writer thread keep up
+ * (bench/store.ts).
+ */
+class Outbox {
+  private ops: WriteOp[] = [];
+  private scheduled = false;
+  constructor(private readonly send: (ops: WriteOp[]) => void) {}
+  push(op: WriteOp): void {
+    this.ops.push(op);
+    if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()); }
+  }
+  private flush(): void {
+    this.scheduled = false;
+    const ops = this.ops;
+    this.ops = [];
+    if (ops.length) this.send(ops);
+  }
+}
+
 export interface WriterLink {
   write(op: Op): Promise<unknown>;
   /** Waits for outstanding writes, then detaches (the owner's last close stops the writer). */
@@ -114,8 +137,8 @@ class OwnedWriter {
     this.worker = w;
     if (this.pending.size === 0) w.unref();
     let failure: string | undefined;
-    w.on('message', (m: WriterEvent | Reply) => {
-      if ('n' in m) { this.pending.settle(m); return; }
+    w.on('message', (m: WriterEvent | Reply[]) => {
+      if (Array.isArray(m)) { for (const r of m) this.pending.settle(r); return; }
       if (m.ev === 'failed') failure = m.message;
       else if (m.ev === 'purged') channels.storePurged.publish({ path: this.s.path, count: m.count, ms: m.ms });
       else if (m.ev === 'error') channels.storeError.publish({ path: this.s.path, error: new Error(m.message) });
@@ -134,11 +157,16 @@ class OwnedWriter {
     return w;
   }
 
+  private readonly outbox = new Outbox((ops) => {
+    if (this.dead) return; // failAll has rejected them already
+    this.worker!.postMessage(ops satisfies OwnerOp);
+  });
+
   write(op: Op): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
-    const w = this.start()!;
+    this.start();
     const { msg, done } = this.pending.add(op);
-    w.postMessage(msg satisfies OwnerOp);
+    this.outbox.push(msg);
     return done;
   }
 
@@ -180,6 +208,11 @@ export function remoteLink(path: string): WriterLink {
   let dead: StoreError | undefined;
   let closed = false;
   let queued: WriteOp[] = [];
+  const outbox = new Outbox((ops) => {
+    if (dead) return;
+    if (ready) req.postMessage(ops);
+    else queued.push(...ops);
+  });
   let helloTimer: NodeJS.Timeout | undefined;
   const pending = new Pending((busy) => { for (const c of chans) { if (busy) c.ref(); else c.unref(); } });
   for (const c of chans) c.unref();
@@ -196,16 +229,16 @@ export function remoteLink(path: string): WriterLink {
     else if ('down' in m) fail(new StoreError(m.down, path));
   };
   rep.onmessage = (ev) => {
-    const m = (ev as { data: unknown }).data as Reply | ClientReady;
-    if ('ready' in m) {
+    const m = (ev as { data: unknown }).data as Reply[] | ClientReady;
+    if (!Array.isArray(m)) {
       if (ready) return;
       ready = true;
       clearTimeout(helloTimer);
-      for (const q of queued) req.postMessage(q);
+      if (queued.length) req.postMessage(queued);
       queued = [];
       return;
     }
-    pending.settle(m);
+    for (const r of m) pending.settle(r);
   };
   hello.postMessage({ hello: id } satisfies HelloMessage);
 
@@ -214,9 +247,8 @@ export function remoteLink(path: string): WriterLink {
       if (dead) return Promise.reject(dead);
       if (closed) return Promise.reject(new StoreError('the store is closed', path));
       const { msg, done } = pending.add(op);
-      if (ready) req.postMessage(msg);
-      else {
-        queued.push(msg);
+      outbox.push(msg);
+      if (!ready) {
         helloTimer ??= setTimeout(() => fail(new StoreError(`no writer thread answered for ${path} within ${HELLO_TIMEOUT_MS / 1000} s (is the store open in the main thread?)`, path)), HELLO_TIMEOUT_MS);
       }
       return done;

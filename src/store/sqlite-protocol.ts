@@ -22,10 +22,14 @@ export type WriteOp =
 
 export type Reply = { n: number; ok: true; value: unknown } | { n: number; ok: false; message: string };
 
-/** Owner -> writer, besides WriteOps. */
-export type OwnerOp = WriteOp | { op: 'stop' };
+/**
+ * Writes travel in arrays (every write a thread issued in one turn of its
+ * loop, sqlite-link.ts Outbox) and replies come back in arrays (one per
+ * destination per committed batch): one message per batch each way.
+ */
+export type OwnerOp = WriteOp[] | { op: 'stop' };
 
-/** Writer -> owner, besides Replies. */
+/** Writer -> owner, besides Reply[]. */
 export type WriterEvent =
   | { ev: 'ready' }
   | { ev: 'failed'; message: string }
@@ -35,7 +39,7 @@ export type WriterEvent =
 /** On the path's hello channel. */
 export type HelloMessage = { hello: string } | { up: true } | { down: string };
 
-/** On a client's private reply channel, besides Replies. */
+/** On a client's private reply channel, besides Reply[]. */
 export type ClientReady = { ready: true };
 
 export interface WriterData {

@@ -30,7 +30,7 @@ const owner = parentPort!;
 /** Rows deleted per purge transaction: bounds how long a purge holds the write lock. */
 const PURGE_CHUNK = 1_000;
 
-function post(m: WriterEvent | Reply): void {
+function post(m: WriterEvent | Reply[]): void {
   owner.postMessage(m);
 }
 
@@ -63,8 +63,29 @@ function apply(op: WriteOp): unknown {
   }
 }
 
-interface Queued { op: WriteOp; reply: (r: Reply) => void }
+/**
+ * Where a batch's replies go: one message per destination per batch, not one
+ * per row (a postMessage costs a few µs on each side; at thousands of puts a
+ * second that was a large share of this thread's time).
+ */
+class Sink {
+  out: Reply[] = [];
+  constructor(readonly send: (replies: Reply[]) => void) {}
+}
+const ownerSink = new Sink(post);
+interface Queued { op: WriteOp; to: Sink }
 let queue: Queued[] = [];
+const touched = new Set<Sink>();
+
+function reply(q: Queued, r: Reply): void {
+  q.to.out.push(r);
+  touched.add(q.to);
+}
+
+function sendReplies(): void {
+  for (const s of touched) { const out = s.out; s.out = []; s.send(out); }
+  touched.clear();
+}
 let scheduled = false;
 let stopping = false;
 
@@ -81,16 +102,18 @@ function flush(): void {
   } catch {
     // Isolate the failure: each op on its own (its own implicit transaction).
     for (const q of batch) {
-      try { q.reply({ n: q.op.n, ok: true, value: apply(q.op) }); } catch (e) { q.reply({ n: q.op.n, ok: false, message: (e as Error).message }); }
+      try { reply(q, { n: q.op.n, ok: true, value: apply(q.op) }); } catch (e) { reply(q, { n: q.op.n, ok: false, message: (e as Error).message }); }
     }
+    sendReplies();
     return;
   }
-  for (let i = 0; i < batch.length; i++) batch[i].reply({ n: batch[i].op.n, ok: true, value: values[i] });
+  for (let i = 0; i < batch.length; i++) reply(batch[i], { n: batch[i].op.n, ok: true, value: values[i] });
+  sendReplies();
 }
 
-function enqueue(op: WriteOp, reply: (r: Reply) => void): void {
-  if (stopping) { reply({ n: op.n, ok: false, message: 'the store is closing' }); return; }
-  queue.push({ op, reply });
+function enqueue(ops: WriteOp[], to: Sink): void {
+  if (stopping) { to.send(ops.map((op) => ({ n: op.n, ok: false, message: 'the store is closing' }))); return; }
+  for (const op of ops) queue.push({ op, to });
   if (!scheduled) { scheduled = true; setImmediate(flush); }
 }
 
@@ -124,7 +147,7 @@ if (data.ttlMs > 0) {
 
 // --- Transports --------------------------------------------------------------
 const hello = new BroadcastChannel(data.channel);
-const clients = new Map<string, { req: BroadcastChannel; rep: BroadcastChannel }>();
+const clients = new Map<string, { req: BroadcastChannel; rep: BroadcastChannel; sink: Sink }>();
 
 hello.onmessage = (ev) => {
   const m = (ev as { data: unknown }).data as HelloMessage;
@@ -133,12 +156,13 @@ hello.onmessage = (ev) => {
   if (!c) {
     const req = new BroadcastChannel(`${data.channel}#${m.hello}:req`);
     const rep = new BroadcastChannel(`${data.channel}#${m.hello}:rep`);
-    c = { req, rep };
+    c = { req, rep, sink: new Sink((r) => rep.postMessage(r)) };
     clients.set(m.hello, c);
+    const sink = c.sink;
     req.onmessage = (e) => {
-      const op = (e as { data: unknown }).data as WriteOp | { op: 'bye' };
-      if (op.op === 'bye') { req.close(); rep.close(); clients.delete(m.hello); return; }
-      enqueue(op, (r) => rep.postMessage(r));
+      const ops = (e as { data: unknown }).data as WriteOp[] | { op: 'bye' };
+      if (!Array.isArray(ops)) { req.close(); rep.close(); clients.delete(m.hello); return; }
+      enqueue(ops, sink);
     };
   }
   c.rep.postMessage({ ready: true } satisfies ClientReady);
@@ -147,7 +171,7 @@ hello.onmessage = (ev) => {
 hello.postMessage({ up: true } satisfies HelloMessage);
 
 owner.on('message', (m: OwnerOp) => {
-  if (m.op !== 'stop') { enqueue(m, post); return; }
+  if (Array.isArray(m)) { enqueue(m, ownerSink); return; }
   // Commit what is queued (its replies go out first), then let the thread end.
   flush();
   stopping = true;
