@@ -9,18 +9,26 @@
  * with coefficients per BPE vocabulary fitted by `npm run calibrate-signals`
  * (least squares on relative error, on a seeded half of the distinct shared
  * RouterBench prompts and paragraphs). Measured against gpt-tokenizer on the
- * held-out half (figures in docs/routing-signals.md; re-run the script after
- * any change here or in text-scan.ts):
- *   cl100k_base: whole prompts mean |error| ~1%, p95 ~2%; paragraphs ~2.6%, p95 ~8%
- *   o200k_base:  about the same.
- * Plain chars/4 (providers/cost.ts) is ~4.5% / p95 ~28% on the same prompts.
+ * held-out half (`npm run calibrate-signals`; re-run it after any change here
+ * or in text-scan.ts), mean |error| / 95th percentile:
+ *   cl100k_base: whole prompts 0.9% / 2.0%; paragraphs 2.7% / 7.7%
+ *   o200k_base:  whole prompts 1.0% / 2.3%; paragraphs 2.7% / 7.3%
+ * Plain ceil(chars / 4) (providers/cost.ts) is 4.2% / 27% on the same
+ * prompts and 9.4% / 29% on the paragraphs.
  *
  * What can go wrong: the data is English prose, multiple choice and short
  * Python tasks. Other scripts (CJK, Cyrillic) and dense code are outside it;
- * the hand-written fixtures (test/routing/fixtures) measure that, with larger
- * errors (see the docs). A real BPE tokenizer costs ~10-50 µs per 200
- * characters in JS; this costs nothing beyond the shared scan, which is why
- * routing uses it. Use gpt-tokenizer where an exact count matters (billing).
+ * the 90 hand-written fixtures (test/routing/fixtures: short questions, code,
+ * a few Chinese and Spanish lines) measure that: 6.7% / 20% (cl100k), 6.6% /
+ * 20% (o200k), worst 29%.
+ *
+ * Why not the tokenizer itself: bench/micro.ts measured 2.3 µs p50 for this
+ * and 5.4 µs for gpt-tokenizer's cl100k count at 200 characters (a loaded
+ * machine; the BPE figure is with its merge cache warm on the bench's small
+ * vocabulary, so unusual text costs it more), and inside rules.ts the scan is
+ * shared with complexity and the classifier, so the count adds ~nothing.
+ * gpt-tokenizer also loads a vocabulary of ~100k-200k entries per encoding.
+ * Use it where an exact count matters (billing, context limits).
  */
 import { scanText, type TextScan } from './text-scan.ts';
 

@@ -5,6 +5,11 @@ import { validateRouterConfig, validateRouterConfigs } from '../../src/routing/r
 import { classify, type TaskClassifier, type Task } from '../../src/routing/classifier.ts';
 import { complexity } from '../../src/routing/complexity.ts';
 import { estimateTokens } from '../../src/routing/tokens.ts';
+import { clusterOfRouter } from '../../src/routing/rules.ts';
+import { Router } from '../../src/routing/router.ts';
+import { loadProfile } from '../../src/routing/profile.ts';
+import { loadNativeTables, NativeEmbedder } from '../../src/routing/embedders/native.ts';
+import { DEFAULT_PROFILE_DIR } from '../../src/fit/options.ts';
 
 const cfg = (rules: Rule[], extra: Partial<RouterConfig> = {}): RouterConfig => ({ name: 'test', default_model: 'default', rules, ...extra });
 const rule = (priority: number, condition: Condition, model: string, name?: string): Rule => ({ priority, condition, model, ...(name ? { name } : {}) });
@@ -150,6 +155,17 @@ describe('rule evaluation', () => {
     assert.equal(mid.signals.tokens, undefined);
     assert.equal(mid.signals.cluster, undefined);
     assert.equal(clusters, 0);
+  });
+
+  it('clusterOfRouter gives the cluster Router.route reports, so cluster rules follow the shipped profile', () => {
+    const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
+    const router = new Router(loadProfile(DEFAULT_PROFILE_DIR, embedder));
+    const clusterOf = clusterOfRouter(router, embedder);
+    const texts = ['Write a Python function that reverses a string.', 'Which gas do plants absorb?\nA) oxygen\nB) carbon dioxide', 'hi'];
+    const ids = texts.map((t) => router.route(embedder.embedSync(t)).clusterId);
+    assert.deepEqual(texts.map(clusterOf), ids);
+    const c = compileConfig(cfg([rule(1, { type: 'cluster', clusters: [ids[0]] }, 'coder')]), { clusterOf });
+    assert.equal(c.evaluate(texts[0]).model, 'coder');
   });
 
   it('want computes a signal no rule needs; given is used instead of computing', () => {
