@@ -13,7 +13,8 @@
  * `load(tables)`: the profile's tables and the native embedder's tables are
  * SharedArrayBuffers, mapped, not copied. What stays per thread: the Router
  * (small scratch arrays, its nearest index), the embedder's term-frequency
- * scratch (2 MB), the decision cache, and for a large-K profile the route pool.
+ * scratch (2 MB), and for a large-K profile the route pool. The decision cache
+ * is one SharedArrayBuffer for the process (shared[DECISION_CACHE_KEY]).
  *
  * Nearest-centroid search follows dispatchFor (src/pool/pool.ts): inline
  * (the Router's own index) below ROUTE_POOL_MIN_K centroids; from there in a
@@ -27,7 +28,7 @@ import { checkEmbedder, loadProfile, type Profile } from '../routing/profile.ts'
 import { NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
 import { Router } from '../routing/router.ts';
 import { nearestIndexFor, remoteIndex, type NearestIndex } from '../routing/nearest.ts';
-import { LruCache } from '../routing/cache.ts';
+import { DECISION_CACHE_KEY, DecisionCache, createDecisionCacheBuffer } from './route-cache.ts';
 import { ApiError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { Config } from '../config/schema.ts';
@@ -50,8 +51,11 @@ export interface Ready {
   readonly routePool: RoutePool | undefined;
   readonly source: EmbedSource;
   readonly embedder: EmbedIdentity;
-  /** Decision cache: key -> the decision's JSON up to (not including) "cache_hit". */
-  readonly cache: LruCache<string, string>;
+  /**
+   * Decision cache: key -> the decision's JSON up to (not including) "cache_hit".
+   * Process-wide: the buffer is shared[DECISION_CACHE_KEY] (one for every HTTP thread).
+   */
+  readonly cache: DecisionCache;
   readonly defaultCostWeight: number;
   /** `"model name":` per model index, JSON-escaped once. */
   readonly modelKeys: readonly string[];
@@ -177,7 +181,8 @@ export class Engine {
       if (this.closed) { await routePool?.close(); await closeEmbedSource(source); return; }
       this.ready = {
         profile, router, routePool, source, embedder,
-        cache: new LruCache(this.config.router.cache_size),
+        // An Engine built without the server's shared bag (tests, scripts) gets a private cache.
+        cache: new DecisionCache(this.shared[DECISION_CACHE_KEY] ?? createDecisionCacheBuffer(this.config.router.cache_size, profile.models), profile.models.length),
         defaultCostWeight: this.config.router.default_cost_weight ?? profile.manifest.default_cost_weight,
         modelKeys: profile.models.map((m) => `${JSON.stringify(m)}:`),
         modelPrefixes: profile.models.map((m) => `{"selected_model":${JSON.stringify(m)},"cluster_id":`),

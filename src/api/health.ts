@@ -5,6 +5,7 @@
  */
 import type { Engine } from './engine.ts';
 import type { RoutePool } from '../pool/route-pool.ts';
+import type { ShmCacheStats } from '../store/shm-cache.ts';
 
 export interface HealthInfo {
   /** Whether uWebSockets.js runs its native build (false = the slower JS fallback). */
@@ -34,13 +35,17 @@ export function handleHealth(engine: Engine, info: HealthInfo): { status: number
     route_pool: r?.routePool ? routePoolHealth(r.routePool) : null,
     uptime_s: Math.round((performance.now() - info.startedAt) / 100) / 10,
     uws_native: info.uwsNative,
-    // Per-thread fields (thread, cache) describe the thread that answered: each
-    // HTTP thread has its own decision cache, and a connection stays on one thread.
+    // `thread` is the thread that answered (a connection stays on one thread);
+    // `cache` is process-wide: one decision cache in shared memory for every thread.
     threads: info.threads,
     thread: info.thread,
-    cache: r ? { size: r.cache.size, capacity: r.cache.capacity, hits: r.cache.hits, misses: r.cache.misses } : null,
+    cache: r ? cacheHealth(r.cache.stats()) : null,
   };
   return { status: engine.status === 'ready' ? 200 : 503, body: JSON.stringify(body) };
+}
+
+function cacheHealth(s: ShmCacheStats) {
+  return { size: s.size, capacity: s.capacity, hits: s.hits, misses: s.misses, evictions: s.evictions, oversize: s.oversize, bytes: s.bytes };
 }
 
 function routePoolHealth(p: RoutePool) {

@@ -9,22 +9,24 @@
  * string within the same uWS callback and only pays for a cork + microtask
  * on the async path. usage.routing_ms includes the pool round trip.
  *
- * Cache: keyed on (cost_weight, available_models as a sorted index set,
- * prompt); the value is the decision JSON up to "cache_hit", so a hit costs
- * one Map lookup plus a string concatenation. Requests that supply an
- * embedding are not cached: the key would have to hash 1.5 KB of floats, which
- * costs about what it saves (routing at K=100 is ~20 µs), and pipelines that
- * send embeddings rarely repeat them. Prompts above 256 chars are keyed by
- * their SHA-256 (~1 µs per 1,000 chars, vs ~50 µs to embed them) so one
- * cache entry stays under ~1 KB whatever the prompt size.
+ * Cache: one process-wide cache off the JS heap (src/api/route-cache.ts,
+ * src/store/shm-cache.ts), keyed on (cost_weight, available_models as a set,
+ * prompt); the value is the decision JSON up to "cache_hit", so a hit costs a
+ * hash, a locked copy out of shared memory, one string decode and a
+ * concatenation, and a miss stores a copy: nothing the cache holds is a JS
+ * object for the GC to trace. Requests that supply an embedding are not
+ * cached: the key would have to hash 1.5 KB of floats, which costs about what
+ * it saves (routing at K=100 is ~20 µs), and pipelines that send embeddings
+ * rarely repeat them.
  */
-import { createHash } from 'node:crypto';
 import { ApiError, invalid } from '../errors.ts';
 import { NoCandidateError, type Decision } from '../routing/router.ts';
 import type { SearchResult } from '../pool/route-pool.ts';
 import { channels } from '../diagnostics.ts';
 import { poolSearch, type Engine, type Ready } from './engine.ts';
 import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type Json } from './validate.ts';
+import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
+import type { BinaryReply } from './sink.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -32,13 +34,10 @@ export interface RouteRequest {
   embedding: Float32Array | undefined;
   /** Candidate mask; undefined = every registered model. */
   allowed: Uint8Array | undefined;
-  /** Sorted candidate indices, "" for all: the available_models part of the cache key. */
-  allowedKey: string;
   costWeight: number;
 }
 
 const FIELDS = new Set(['prompt', 'embedding', 'available_models', 'cost_weight']);
-const KEY_VERBATIM_MAX = 256;
 
 export function parseRouteRequest(o: Json, r: Ready, maxChars: number): RouteRequest {
   rejectUnknownFields(o, FIELDS);
@@ -47,7 +46,6 @@ export function parseRouteRequest(o: Json, r: Ready, maxChars: number): RouteReq
   if (prompt === undefined && emb === undefined) throw invalid('prompt', 'is required unless "embedding" is given');
 
   let allowed: Uint8Array | undefined;
-  let allowedKey = '';
   const am = o.available_models;
   if (am !== undefined) {
     if (!Array.isArray(am) || am.length === 0) throw invalid('available_models', `must be a non-empty array of model names, got ${describe(am)}`);
@@ -63,9 +61,9 @@ export function parseRouteRequest(o: Json, r: Ready, maxChars: number): RouteReq
       allowed[m] = 1;
     }
     let n = 0;
-    for (let m = 0; m < allowed.length; m++) if (allowed[m]) { allowedKey += `${m},`; n++; }
+    for (let m = 0; m < allowed.length; m++) n += allowed[m];
     // All models listed = no restriction: same decisions, so share the cache entries.
-    if (n === allowed.length) { allowed = undefined; allowedKey = ''; }
+    if (n === allowed.length) allowed = undefined;
   }
 
   let costWeight = r.defaultCostWeight;
@@ -74,14 +72,7 @@ export function parseRouteRequest(o: Json, r: Ready, maxChars: number): RouteReq
     if (typeof cw !== 'number' || !(cw >= 0 && cw <= Number.MAX_VALUE)) throw invalid('cost_weight', `must be a finite number >= 0, got ${describe(cw)}`);
     costWeight = cw;
   }
-  return { prompt, embedding: emb, allowed, allowedKey, costWeight };
-}
-
-function cacheKey(req: RouteRequest): string {
-  const p = req.prompt!;
-  // Distinct first characters keep a verbatim prompt from ever equalling a hash key.
-  const pk = p.length <= KEY_VERBATIM_MAX ? `v${p}` : `h${createHash('sha256').update(p).digest('base64')}`;
-  return `${req.costWeight}\u0000${req.allowedKey}\u0000${pk}`;
+  return { prompt, embedding: emb, allowed, costWeight };
 }
 
 const ms = (x: number) => Math.round(x * 1e4) / 1e4;
@@ -102,6 +93,26 @@ function tail(hit: boolean, routingMs: number, embeddingMs: number): string {
  * it causes in README's bench:latency table.
  */
 const num = (x: number): string => JSON.stringify(x);
+
+/**
+ * How a decision becomes the 200 body: JSON (below, the default) or msgpack
+ * (route-msgpack.ts, when Accept prefers it). The cache holds decision JSON
+ * whatever the format, so a JSON hit stays one concatenation.
+ */
+export interface RouteFormat<T> {
+  /** decided() reads `json`: build decisionJson even when nothing is cached. */
+  readonly needsJson: boolean;
+  /** A fresh decision (d.scores is scratch: consume it now). `json`: decisionJson, when built. */
+  decided(r: Ready, d: Decision, allowed: Uint8Array | undefined, json: string | undefined, routingMs: number, embeddingMs: number): T;
+  /** A cache hit: `json` is the stored decision JSON up to "cache_hit". */
+  hit(r: Ready, json: string, routingMs: number): T;
+}
+
+export const JSON_ANSWER: RouteFormat<string> = {
+  needsJson: true,
+  decided: (_r, _d, _a, json, routingMs, embeddingMs) => json! + tail(false, routingMs, embeddingMs),
+  hit: (_r, json, routingMs) => json + tail(true, routingMs, 0),
+};
 
 /**
  * The decision as JSON, without the closing brace: cache_hit and usage are appended per response.
@@ -127,8 +138,11 @@ function decisionJson(r: Ready, d: Decision, allowed: Uint8Array | undefined): s
   return `${r.modelPrefixes[best]}${d.clusterId},"expected_error":${num(d.expectedError)},"cost_adjusted_score":${bestScore},"cost_weight":${num(d.costWeight)},"all_scores":{${all}}`;
 }
 
-/** `nb`: the neighbours the route pool found for `v`; undefined = search inline. */
-function decide(r: Ready, req: RouteRequest, v: Float32Array, nb: SearchResult | undefined, t0: number, embeddingMs: number, key: string | undefined): string {
+/**
+ * `nb`: the neighbours the route pool found for `v`; undefined = search inline.
+ * `key`: cache the decision under key[0..keyLength); undefined = do not cache.
+ */
+function decide<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v: Float32Array, nb: SearchResult | undefined, t0: number, embeddingMs: number, key: Uint8Array | undefined, keyLength: number): T {
   let d: Decision;
   try {
     // scores go into the engine's scratch: the decision is consumed before this function returns.
@@ -137,46 +151,56 @@ function decide(r: Ready, req: RouteRequest, v: Float32Array, nb: SearchResult |
     if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
     throw e;
   }
-  const body = decisionJson(r, d, req.allowed);
-  if (key !== undefined) {
-    // Flatten before caching. V8 keeps the concatenation as a tree of ~50 small
-    // strings; cached, every piece survives the young-generation GC and is
-    // copied twice (1.6 KB and ~50 objects an entry, against ~0.5 KB and 2 once
-    // flat). Under unique prompts (one insert per request) that made each
-    // scavenge take ~10 ms, the p99. charCodeAt flattens in place (V8 detail;
-    // harmless if it ever stops doing so).
-    body.charCodeAt(0);
-    r.cache.set(key, body);
-  }
+  const body = key !== undefined || f.needsJson ? decisionJson(r, d, req.allowed) : undefined;
+  // A copy into shared memory: the body and its concatenation tree die young.
+  if (key !== undefined) r.cache.store(body!, key, keyLength);
   const routingMs = performance.now() - t0 - embeddingMs;
   if (channels.routeDecision.hasSubscribers) channels.routeDecision.publish({ model: d.model, clusterId: d.clusterId, cacheHit: false, routingMs, embeddingMs });
-  return body + tail(false, routingMs, embeddingMs);
+  return f.decided(r, d, req.allowed, body, routingMs, embeddingMs);
 }
 
 /** decide(), after the route pool's search when the profile searches there (a Promise), else at once. */
-function decideAfterSearch(r: Ready, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: string | undefined): string | Promise<string> {
+function decideAfterSearch<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v: Float32Array, t0: number, embeddingMs: number, key: Uint8Array | undefined, keyLength: number): T | Promise<T> {
   const nb = poolSearch(r, v);
-  return nb === undefined ? decide(r, req, v, undefined, t0, embeddingMs, key) : nb.then((n) => decide(r, req, v, n, t0, embeddingMs, key));
+  if (nb === undefined) return decide(f, r, req, v, undefined, t0, embeddingMs, key, keyLength);
+  // The thread's key scratch is reused by the next request while the pool searches: keep a copy.
+  const k = key === undefined ? undefined : key === r.cache.key ? r.cache.keyCopy() : key;
+  return nb.then((n) => decide(f, r, req, v, n, t0, embeddingMs, k, keyLength));
 }
 
-/** The endpoint. `body` is valid only during this call (it may be uWS's buffer): parsed before any await. */
-export function handleRoute(body: Buffer, engine: Engine): string | Promise<string> {
+/**
+ * The endpoint. `body` is valid only during this call (it may be uWS's
+ * buffer): parsed before any await. A msgpack content type is decoded by
+ * route-msgpack.ts into the same object JSON.parse gives, so one
+ * parseRouteRequest checks both; Accept picks the answer's format.
+ */
+export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = ''): string | BinaryReply | Promise<string | BinaryReply> {
   const r = engine.require();
-  const req = parseRouteRequest(parseJsonObject(body), r, engine.config.limits.input_chars);
-  const t0 = performance.now();
-  if (req.embedding !== undefined) return decideAfterSearch(r, req, req.embedding, t0, 0, undefined);
+  // A msgpack bin embedding may be a view of the body, which uWS detaches when this call returns. Nothing reads it after
+  // an await: the route pool gets a copy (poolSearch) and decides from the neighbours alone (Router.routeFrom).
+  const req = parseRouteRequest(isMsgpack(contentType) ? parseMsgpackObject(body) : parseJsonObject(body), r, engine.config.limits.input_chars);
+  return prefersMsgpack(accept) ? routeRequest(MSGPACK_ANSWER, r, req) : routeRequest(JSON_ANSWER, r, req);
+}
 
-  const key = cacheKey(req);
-  const hit = r.cache.get(key);
+/** A checked request -> its decision in format `f` (inline, or a Promise on the async embedding / pool paths). */
+export function routeRequest<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest): T | Promise<T> {
+  const t0 = performance.now();
+  if (req.embedding !== undefined) return decideAfterSearch(f, r, req, req.embedding, t0, 0, undefined, 0);
+
+  const c = r.cache;
+  const hit = c.lookup(req);
   if (hit !== undefined) {
     const routingMs = performance.now() - t0;
     if (channels.routeDecision.hasSubscribers) channels.routeDecision.publish({ cacheHit: true, routingMs, embeddingMs: 0 });
-    return hit + tail(true, routingMs, 0);
+    return f.hit(r, hit, routingMs);
   }
   const te = performance.now();
+  // Synchronous to the store: the key stays in the thread's scratch (c.key), no copy.
+  const key = c.enabled ? c.key : undefined, keyLength = c.keyLength;
   if (r.source.kind === 'sync') {
     const v = r.source.embedder.embedSync(req.prompt!, r.scratch);
-    return decideAfterSearch(r, req, v, t0, performance.now() - te, key);
+    return decideAfterSearch(f, r, req, v, t0, performance.now() - te, key, keyLength);
   }
-  return r.source.backend.embed(req.prompt!).then((v) => decideAfterSearch(r, req, v, t0, performance.now() - te, key));
+  const k = key === undefined ? undefined : c.keyCopy();
+  return r.source.backend.embed(req.prompt!).then((v) => decideAfterSearch(f, r, req, v, t0, performance.now() - te, k, keyLength));
 }
