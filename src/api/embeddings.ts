@@ -5,8 +5,15 @@
  *
  * Bounds: at most limits.embedding_inputs inputs of at most limits.input_chars
  * characters each, on top of the body limit; each failure is a 400 naming the
- * field. `model` may be omitted, or name the embedder id or the profile: any
- * other value is rejected rather than silently served by a different model.
+ * field. `model` may be omitted, or name the embedder id, the profile, or one
+ * of embedder.aliases (off by default; e.g. "text-embedding-ada-002", what
+ * LangChain's OpenAIEmbeddings sends unless told otherwise): any other value
+ * is a 400 listing the accepted names, rather than vectors silently served by
+ * a different model than the one asked for. Errors are in OpenAI's shape
+ * (`param` = the field), since OpenAI clients are the ones calling.
+ *
+ * The openai SDK asks for encoding_format "base64" unless told otherwise and
+ * decodes it as little-endian float32, which is what `encode` writes.
  *
  * usage.prompt_tokens is an estimate (ceil(chars / 4) per input): the native
  * embedder has no tokenizer, and the OpenAI shape requires the field.
@@ -26,7 +33,7 @@ export interface EmbeddingsRequest {
 // `user` and `dimensions` are part of OpenAI's request; accepted so SDKs work unchanged.
 const FIELDS = new Set(['input', 'model', 'encoding_format', 'dimensions', 'user']);
 
-export function parseEmbeddingsRequest(o: Json, r: Ready, limits: { input_chars: number; embedding_inputs: number }): EmbeddingsRequest {
+export function parseEmbeddingsRequest(o: Json, r: Ready, limits: { input_chars: number; embedding_inputs: number }, aliases: readonly string[] = []): EmbeddingsRequest {
   rejectUnknownFields(o, FIELDS);
   const input = o.input;
   let inputs: string[];
@@ -39,8 +46,9 @@ export function parseEmbeddingsRequest(o: Json, r: Ready, limits: { input_chars:
   else throw invalid('input', `must be a string or an array of strings (token arrays are not supported), got ${describe(input)}`);
 
   const model = o.model;
-  if (model !== undefined && model !== r.embedder.id && model !== r.profile.manifest.name) {
-    throw invalid('model', `must be omitted, ${JSON.stringify(r.embedder.id)} or ${JSON.stringify(r.profile.manifest.name)}; got ${describe(model)}`);
+  if (model !== undefined && model !== r.embedder.id && model !== r.profile.manifest.name && !(typeof model === 'string' && aliases.includes(model))) {
+    const names = [r.embedder.id, r.profile.manifest.name, ...aliases].map((n) => JSON.stringify(n)).join(', ');
+    throw invalid('model', `must be omitted or one of ${names} (the router's embedder; add OpenAI model names such as "text-embedding-3-small" to embedder.aliases to accept them); got ${describe(model)}`);
   }
   const fmt = o.encoding_format;
   if (fmt !== undefined && fmt !== 'float' && fmt !== 'base64') throw invalid('encoding_format', `must be "float" or "base64", got ${describe(fmt)}`);
@@ -68,7 +76,7 @@ function respond(r: Ready, req: EmbeddingsRequest, vectors: readonly Float32Arra
 /** The endpoint; `body` is parsed synchronously (it may be uWS's buffer, valid only during the call). */
 export function handleEmbeddings(body: Buffer, engine: Engine): string | Promise<string> {
   const r = engine.require();
-  const req = parseEmbeddingsRequest(parseJsonObject(body), r, engine.config.limits);
+  const req = parseEmbeddingsRequest(parseJsonObject(body), r, engine.config.limits, engine.config.embedder.aliases);
   if (r.source.kind === 'sync') {
     const e = r.source.embedder;
     return respond(r, req, req.inputs.map((s) => e.embedSync(s)));

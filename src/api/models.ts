@@ -1,10 +1,13 @@
 /**
- * GET /v1/models (OpenAI's list format: the configured models, plus `auto`)
- * and GET /v1/model-health?models=a,b (the health tracker's snapshot, the
- * same state on every HTTP thread). Config and shared memory only: both
- * answer before the router profile has loaded.
+ * GET /v1/models (OpenAI's list format: the configured models, plus `auto`),
+ * GET /v1/models/{id} (one Model object: a router alias or a configured
+ * model; ids may hold slashes, e.g. "meta/llama-2-70b-chat", sent raw by curl
+ * and as %2F by the openai SDK, both decoded by the registry) and
+ * GET /v1/model-health?models=a,b (the health tracker's snapshot, the same
+ * state on every HTTP thread). Config and shared memory only: all answer
+ * before the router profile has loaded.
  */
-import { invalid } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
 import { ROUTER_ALIASES } from '../config/schema.ts';
 import type { Engine } from './engine.ts';
 
@@ -21,6 +24,18 @@ export function handleModels(_query: string, engine: Engine): string {
     data.push(entry);
   }
   return JSON.stringify({ object: 'list', data });
+}
+
+/** One Model object (OpenAI's: id, object, created, owned_by), or 404 model_not_found in OpenAI's shape with param "model". */
+export function handleModel(id: string, engine: Engine): string {
+  const rt = engine.gateway;
+  if (ROUTER_ALIASES.includes(id)) return JSON.stringify({ id, object: 'model', created: rt.created, owned_by: 'switchyard' });
+  const m = rt.config.models.find((x) => x.name === id);
+  if (m === undefined) {
+    const known = rt.models.length <= 20 ? ` (configured: ${[...ROUTER_ALIASES, ...rt.models].join(', ')})` : '';
+    throw new ApiError('model_not_found', `The model ${JSON.stringify(id.slice(0, 256))} does not exist${known}.`, 'model');
+  }
+  return JSON.stringify({ id: m.name, object: 'model', created: rt.created, owned_by: m.api_format });
 }
 
 /** `models` is a comma-separated list of configured model names; omitted = all of them. */

@@ -42,6 +42,8 @@ export interface Config {
      * the main thread, no worker threads. Default and its measurements: DEFAULT_THREADS.
      */
     threads: number | 'auto';
+    /** Browser access (src/edge/cors.ts): origins allowed to call the API, e.g. "http://localhost:3000"; "*" = any; empty = no CORS (default). */
+    cors: { allowed_origins: string[] };
   };
   router: {
     /** Profile directory (profile.json + tables). */
@@ -65,6 +67,13 @@ export interface Config {
     batch_max_size: number;
     /** ONNX micro-batching: longest a text waits for a batch while every worker is busy. */
     batch_max_wait_ms: number;
+    /**
+     * Extra `model` names POST /v1/embeddings answers with the router's own
+     * embedder (e.g. "text-embedding-3-small", so OpenAI clients work with their
+     * default). Off (empty) by default: such a name then gets a 400 rather than
+     * vectors from a model the client did not ask for.
+     */
+    aliases: string[];
   };
   /**
    * Worker threads of the embedding pool (ONNX embedder only; the native
@@ -188,9 +197,9 @@ export const DEFAULT_THREADS: number | 'auto' = 'auto';
 
 export function defaults(): Config {
   return {
-    server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, linger_bytes: 64 * 1024 * 1024, linger_ms: 5_000, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS },
+    server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, linger_bytes: 64 * 1024 * 1024, linger_ms: 5_000, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS, cors: { allowed_origins: [] } },
     router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000, nearest: 'auto' },
-    embedder: { kind: 'native', dir: null, batch_max_size: 32, batch_max_wait_ms: 2 },
+    embedder: { kind: 'native', dir: null, batch_max_size: 32, batch_max_wait_ms: 2, aliases: [] },
     // One core stays with the event loop (uWS + inline routing); at least one worker.
     workers: Math.max(1, Math.min(8, availableParallelism() - 1)),
     limits: { input_chars: 65_536, embedding_inputs: 256 },
@@ -312,6 +321,14 @@ export const CONFIG_SCHEMA = {
         api_keys: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[\\x21-\\x7e]+$' } },
         // An integer 1..256 or the string "auto" (minimum applies to numbers only, pattern to strings only).
         threads: { type: ['integer', 'string'], minimum: 1, maximum: 256, pattern: '^auto$' },
+        cors: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            // An origin as browsers send it (scheme://host[:port], no path or trailing slash), or "*".
+            allowed_origins: { type: 'array', items: { type: 'string', maxLength: 512, pattern: '^(\\*|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\\s]+)$' } },
+          },
+        },
       },
     },
     router: {
@@ -332,6 +349,7 @@ export const CONFIG_SCHEMA = {
         dir: { type: ['string', 'null'], minLength: 1 },
         batch_max_size: int(1, 1024),
         batch_max_wait_ms: int(0, 1000),
+        aliases: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 256 } },
       },
       if: { properties: { kind: { const: 'onnx' } } },
       then: { properties: { dir: { type: 'string' } }, required: ['dir'] },
@@ -389,6 +407,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'server.linger_ms', env: 'SWITCHYARD_LINGER_MS', flag: 'linger-ms', type: 'integer', help: 'after a 413, longest the rest of the body is read before closing' },
   { path: 'server.shutdown_timeout_ms', env: 'SWITCHYARD_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', type: 'integer', help: 'drain bound on SIGTERM/SIGINT' },
   { path: 'server.api_keys', env: 'SWITCHYARD_API_KEYS', type: 'list', help: 'comma-separated API keys (no flag: argv is visible in ps)' },
+  { path: 'server.cors.allowed_origins', env: 'SWITCHYARD_CORS_ORIGINS', flag: 'cors-origins', type: 'list', help: 'comma-separated origins allowed by CORS ("*" = any; empty = off)' },
   { path: 'server.threads', env: 'SWITCHYARD_THREADS', flag: 'threads', type: 'integer', help: 'HTTP threads, one uWS App each ("auto" = cores)' },
   { path: 'router.profile', env: 'SWITCHYARD_PROFILE', flag: 'profile', type: 'path', help: 'router profile directory' },
   { path: 'router.default_cost_weight', env: 'SWITCHYARD_COST_WEIGHT', flag: 'cost-weight', type: 'number?', help: 'default lambda ("profile" = the profile\'s)' },
@@ -397,6 +416,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'embedder.kind', env: 'SWITCHYARD_EMBEDDER', flag: 'embedder', type: 'string', help: 'native | onnx' },
   { path: 'embedder.dir', env: 'SWITCHYARD_EMBEDDER_DIR', flag: 'embedder-dir', type: 'path', help: 'ONNX model dir (native: tables dir, default the profile dir)' },
   { path: 'embedder.batch_max_size', env: 'SWITCHYARD_BATCH_MAX_SIZE', flag: 'batch-max-size', type: 'integer', help: 'ONNX micro-batch size (1 = off)' },
+  { path: 'embedder.aliases', env: 'SWITCHYARD_EMBEDDING_ALIASES', flag: 'embedding-aliases', type: 'list', help: 'comma-separated extra model names /v1/embeddings serves with the router embedder' },
   { path: 'embedder.batch_max_wait_ms', env: 'SWITCHYARD_BATCH_MAX_WAIT_MS', flag: 'batch-max-wait-ms', type: 'integer', help: 'ONNX micro-batch max wait' },
   { path: 'workers', env: 'SWITCHYARD_WORKERS', flag: 'workers', type: 'integer', help: 'worker threads: ONNX embedding pool; route pool for K >= 3,000 (split over HTTP threads)' },
   { path: 'limits.input_chars', env: 'SWITCHYARD_INPUT_CHARS', flag: 'input-chars', type: 'integer', help: 'max chars of a prompt / embeddings input' },

@@ -34,7 +34,7 @@ import { handleEmbeddings } from '../api/embeddings.ts';
 import { handleHealth, type HealthInfo } from '../api/health.ts';
 import { handleChat } from '../api/chat.ts';
 import { handleCreateResponse, handleDeleteResponse, handleGetResponse, handleListInputItems } from '../api/responses.ts';
-import { handleModelHealth, handleModels } from '../api/models.ts';
+import { handleModel, handleModelHealth, handleModels } from '../api/models.ts';
 import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { createDecisionCacheFor, DECISION_CACHE_KEY } from '../api/route-cache.ts';
 import type { Config } from '../config/schema.ts';
@@ -51,13 +51,14 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
   return [
     { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
     { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine) },
-    { method: 'POST', path: '/v1/embeddings', dialect: 'switchyard', json: (q) => handleEmbeddings(q.body, q.engine) },
+    { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
     { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, q.engine.store.responses, s, q.requestId) },
     { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, q.engine.store.responses) },
     { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, q.engine.store.responses) },
     { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, q.engine.store.responses) },
     { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },
+    { method: 'GET', path: '/v1/models/*id', dialect: 'openai', json: (q) => handleModel(q.params.id, q.engine) },
     { method: 'GET', path: '/v1/model-health', dialect: 'switchyard', json: (q) => handleModelHealth(q.query, q.engine) },
   ];
 }
@@ -74,7 +75,7 @@ export function buildApp({ engine, life, config, health }: AppDeps): TemplatedAp
   mountRoutes(app, routes(health), {
     engine, life,
     check: makeKeyCheck(config.server.api_keys),
-    cors: null,
+    cors: Cors.from(config.server.cors.allowed_origins),
     bodyLimit: config.server.body_limit,
   });
   return app;

@@ -8,7 +8,7 @@ import { DEFAULT_PROFILE_DIR } from '../../src/config/schema.ts';
 import { execFileSync } from 'node:child_process';
 import { ROOT } from '../../src/fit/options.ts';
 import { isNativeUws } from '../../src/edge/uws.ts';
-import { assertError, get, post, startTestServer, type TestServer } from './helpers.ts';
+import { assertOpenAIError, get, post, startTestServer, type TestServer } from './helpers.ts';
 
 const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
 
@@ -72,9 +72,10 @@ describe('POST /v1/embeddings', () => {
     ['unknown field', { input: 'x', foo: true }, 'foo'],
   ];
   for (const [name, body, field] of bad) {
-    it(`400 ${name}`, async () => assertError(await post(t.base, '/v1/embeddings', body), 'invalid_request', field));
+    // OpenAI's error shape (`param`), so the openai SDK's err.param names the field.
+    it(`400 ${name}`, async () => assertOpenAIError(await post(t.base, '/v1/embeddings', body), 'invalid_request', field));
   }
-  it('400 for malformed JSON', async () => assertError(await post(t.base, '/v1/embeddings', '{"input":'), 'invalid_request', 'body'));
+  it('400 for malformed JSON', async () => assertOpenAIError(await post(t.base, '/v1/embeddings', '{"input":'), 'invalid_request', 'body'));
 });
 
 describe('GET /health', () => {

@@ -60,3 +60,13 @@ export const PROMPTS = [
   'Summarise the causes of the First World War in three sentences.',
   'def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)  # make this iterative',
 ];
+
+/** Asserts an error in OpenAI's shape (the OpenAI-compatible paths): status, code, `type`, and `param` = the field (null when none). */
+export function assertOpenAIError(r: Reply, code: ErrorCode, param: string | null = null, type = 'invalid_request_error'): void {
+  assert.equal(r.status, ERRORS[code].status, `status for ${code}: ${JSON.stringify(r.json)}`);
+  assert.equal(r.json?.error?.code, code, JSON.stringify(r.json));
+  assert.equal(r.json.error.type, type, JSON.stringify(r.json));
+  assert.equal(r.json.error.param, param, JSON.stringify(r.json));
+  assert.equal(typeof r.json.error.message, 'string');
+  if (param !== null) assert.ok(r.json.error.message.includes(param), `message names "${param}": ${r.json.error.message}`);
+}
