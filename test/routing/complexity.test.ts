@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { complexity, complexityFeatures, complexityTier, DEFAULT_WEIGHTS, FEATURES, normaliseWeights, PRIOR_WEIGHTS } from '../../src/routing/complexity.ts';
 import { scanText } from '../../src/routing/text-scan.ts';
 import { CLASSIFIER_FIXTURES } from './fixtures/classifier-prompts.ts';
+import { mulberry32 } from '../../src/fit/kmeans.ts';
+import { classify, isTask } from '../../src/routing/classifier.ts';
+import { estimateTokens } from '../../src/routing/tokens.ts';
 
 const LONG_TECHNICAL = 'Design a distributed database with consensus. First, explain the tradeoffs between Raft and Paxos; '
   + 'then, write the leader election code in Rust, and finally compare the latency and throughput under network partitions. '
@@ -62,6 +65,25 @@ describe('complexity score', () => {
     assert.equal(complexityTier(0.2), 'MEDIUM');
     assert.equal(complexityTier(0.4), 'COMPLEX');
     assert.equal(complexityTier(0.5, { medium: 0.6, complex: 0.8 }), 'SIMPLE');
+  });
+});
+
+describe('signals on random text', () => {
+  it('complexity, tokens and task stay in range on seeded random strings (lone surrogates, controls, CJK, symbols)', () => {
+    const r = mulberry32(99);
+    const pools = [[0, 0x7f], [0x80, 0x2fff], [0x3000, 0x9fff], [0xd800, 0xdfff], [0xfe00, 0xffff]];
+    for (let n = 0; n < 500; n++) {
+      let t = '';
+      const len = Math.floor(r() * 400);
+      for (let i = 0; i < len; i++) {
+        const [lo, hi] = pools[Math.floor(r() * pools.length)];
+        t += String.fromCharCode(lo + Math.floor(r() * (hi - lo + 1)));
+      }
+      const c = complexity(t), k = estimateTokens(t), task = classify(t);
+      assert.ok(c >= 0 && c <= 1, `complexity ${c}`);
+      assert.ok(Number.isInteger(k) && k >= 0 && (k > 0) === (t.length > 0), `tokens ${k} for length ${t.length}`);
+      assert.ok(isTask(task.task) && task.confidence > 0 && task.confidence <= 1);
+    }
   });
 });
 
