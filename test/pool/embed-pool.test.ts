@@ -64,9 +64,27 @@ describe('embed pool, native', () => {
     assert.ok(tables.buffer instanceof SharedArrayBuffer);
   });
 
-  it('answers an empty round trip (ping)', async () => {
+  it('answers an empty round trip (ping) through the worker while open, not once closed', async () => {
     const pool = await track(createEmbedPool({ embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, threads: 1 }));
-    await pool.ping();
+    const counts = pool.stats();
+    // One worker: a ping sent behind an embed is answered after it, so it went
+    // through the worker's queue rather than being answered on this thread.
+    const order: string[] = [];
+    const big = 'a quokka is a small marsupial '.repeat(20_000);
+    const embedded = pool.embed(big).then((v) => { order.push('embed'); return v; });
+    const pinged = pool.ping().then((v) => { order.push('ping'); return v; });
+    const [v, answer] = await Promise.all([embedded, pinged]);
+    assert.deepEqual(order, ['embed', 'ping']);
+    assert.equal(v.length, pool.dim);
+    assert.equal(answer, undefined);
+    // Many at once all answer; none is counted as an embed (pings bypass the micro-batcher).
+    assert.deepEqual(await Promise.all(Array.from({ length: 20 }, () => pool.ping())), Array(20).fill(undefined));
+    const after = pool.stats();
+    assert.equal(after.embeds, counts.embeds + 1);
+    assert.equal(after.tasks, counts.tasks + 1);
+    assert.equal(after.queued, 0);
+    await pool.close();
+    await assert.rejects(pool.ping(), (e: unknown) => e instanceof PoolError && e.code === 'pool_closed');
   });
 });
 
