@@ -13,6 +13,18 @@ import type { AbortHook } from '../providers/types.ts';
 
 export type HeaderList = readonly (readonly [string, string])[];
 
+/**
+ * A 200 whose body is not JSON (msgpack answers of /v1/route): what a `json`
+ * route handler may return instead of a string. Errors stay JSON. Written with
+ * `content-type: contentType`; uWS copies `body` when writing, so a body
+ * returned synchronously may be a view of a reused buffer, one inside a
+ * Promise must own its bytes.
+ */
+export interface BinaryReply {
+  readonly contentType: string;
+  readonly body: Uint8Array;
+}
+
 export interface ResponseSink {
   /** Aborted when the client goes away: pass it to upstream requests. */
   readonly signal: AbortHook;

@@ -159,15 +159,15 @@ export class Exchange {
     return this.life.closing;
   }
 
-  /** Writes a JSON response; no-op once done (aborted or already answered). */
-  send(status: number, body: string, headers?: readonly (readonly [string, string])[], close = false): void {
+  /** Writes a JSON response (or `contentType`'s: msgpack answers); no-op once done (aborted or already answered). */
+  send(status: number, body: string | Uint8Array, headers?: readonly (readonly [string, string])[], close = false, contentType = 'application/json'): void {
     if (this.done) return;
     this.done = true;
     const res = this.res;
     // While draining, ask keep-alive clients to go away so close() is not held up by reuse.
     const closeConn = close || this.life.closing;
     res.cork(() => {
-      res.writeStatus(STATUS_LINES[status] ?? String(status)).writeHeader('content-type', 'application/json');
+      res.writeStatus(STATUS_LINES[status] ?? String(status)).writeHeader('content-type', contentType);
       this.writeCommon(res);
       if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
       res.end(body, closeConn);

@@ -43,7 +43,7 @@ import { SseResponse } from './sse-response.ts';
 import type { Cors } from './cors.ts';
 import type { KeyCheck } from './auth.ts';
 import { ApiError, type ErrorDialect } from '../errors.ts';
-import type { ResponseSink } from '../api/sink.ts';
+import type { BinaryReply, ResponseSink } from '../api/sink.ts';
 import type { Engine } from '../api/engine.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -76,7 +76,8 @@ export interface RequestContext {
   readonly body: Buffer;
 }
 
-export type JsonHandler = (req: RequestContext) => string | Promise<string>;
+/** A string is the JSON 200; a BinaryReply (src/api/sink.ts) a 200 in another format with its content type. */
+export type JsonHandler = (req: RequestContext) => string | BinaryReply | Promise<string | BinaryReply>;
 export type SinkHandler = (req: RequestContext, sink: ResponseSink) => void | Promise<void>;
 /** Runs before the body is read; throw an ApiError to answer instead of the handler. */
 export type Hook = (req: RequestContext) => void;
@@ -247,7 +248,7 @@ function readParams(g: Group, req: HttpRequest, url: string): Record<string, str
 
 /** Runs a JSON handler; a string reply is written at once, a Promise when it settles. */
 function runJson(x: Exchange, handler: JsonHandler, ctx: Context): void {
-  let out: string | Promise<string>;
+  let out: string | BinaryReply | Promise<string | BinaryReply>;
   try {
     out = handler(ctx);
   } catch (err) {
@@ -255,7 +256,13 @@ function runJson(x: Exchange, handler: JsonHandler, ctx: Context): void {
     return;
   }
   if (typeof out === 'string') x.send(200, out);
-  else out.then((s) => x.send(200, s), (err) => x.sendError(err));
+  else if (out instanceof Promise) out.then((s) => sendOk(x, s), (err) => x.sendError(err));
+  else sendOk(x, out);
+}
+
+function sendOk(x: Exchange, out: string | BinaryReply): void {
+  if (typeof out === 'string') x.send(200, out);
+  else x.send(200, out.body, undefined, false, out.contentType);
 }
 
 /** Runs a sink handler; a throw (sync or async) becomes the error reply or the stream's error event. */
