@@ -126,7 +126,16 @@ class OwnedWriter {
     this.hello.onmessage = (ev) => { if ('hello' in ((ev as { data: unknown }).data as HelloMessage)) this.start(); };
     // Listening must not keep the process alive (the writer, once started, answers hellos itself).
     this.hello.unref();
+    // Retention runs in the writer (on its start, then on its own timer); a
+    // process that never writes would never start it, so start it on the
+    // first purge tick. unref: this timer alone never holds a process open.
+    if (s.ttlMs > 0) {
+      this.kick = setInterval(() => this.start(), s.purgeIntervalMs);
+      this.kick.unref();
+    }
   }
+
+  private readonly kick: NodeJS.Timeout | undefined;
 
   acquire(): void { this.refs++; }
 
@@ -174,6 +183,7 @@ class OwnedWriter {
   async release(): Promise<void> {
     if (--this.refs > 0) return;
     owners.delete(this.s.path);
+    clearInterval(this.kick);
     this.hello.close();
     await this.pending.idle();
     // Ref'd until it has exited: a process with nothing else to do must still wait for the last commit and the checkpoint.

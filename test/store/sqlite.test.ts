@@ -227,6 +227,27 @@ describe('retention', () => {
   });
 });
 
+describe('retention without writes', () => {
+  // The timeout turns "never purges" into a failure rather than a hang; it is not a speed bound.
+  it('a process that never writes still purges (the purge tick starts the writer)', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const keep = new SqliteStore({ dir, ttlMs: 0, purgeIntervalMs: 3_600_000 });
+    const old = Array.from({ length: 10 }, () => row({ createdAt: Math.floor(Date.now() / 1000) - 7200 }));
+    await Promise.all(old.map((r) => keep.responses.put(r)));
+    await keep.close();
+    const { channels } = await import('../../src/diagnostics.ts');
+    const purged = new Promise<{ count: number; path: string }>((resolve) => channels.storePurged.subscribe(function on(m) { channels.storePurged.unsubscribe(on); resolve(m as { count: number; path: string }); }));
+    const s = new SqliteStore({ dir, ttlMs: 60_000, purgeIntervalMs: 200 });
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      const m = await purged;
+      assert.equal(m.count, old.length);
+      assert.equal(m.path, join(dir, DB_FILE));
+    } finally { clearInterval(keepAlive); }
+    await s.close();
+  });
+});
+
 describe('several threads, one writer', () => {
   it('a worker thread writes through the main thread\'s writer and reads on its own connection', async () => {
     const dir = tempDir();
