@@ -28,7 +28,7 @@
 import type { ChatChunk } from '../providers/types.ts';
 import { newId } from './responses-validate.ts';
 import {
-  messageItem, statusOf, type ItemStatus, type OutputFunctionCall, type OutputItem, type OutputMessage, type ResponseObject, type ResponsesUsage,
+  messageItem, outputItemId, statusOf, type ItemStatus, type OutputFunctionCall, type OutputItem, type OutputMessage, type ResponseObject, type ResponsesUsage,
 } from './responses-translate.ts';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -77,7 +77,7 @@ export class ResponsesEventWriter {
 
   /** Opens a message item with its one output_text part. */
   private openText(): string {
-    const item: OutputMessage = { id: newId('msg_'), type: 'message', status: 'in_progress', content: [], role: 'assistant' };
+    const item: OutputMessage = { id: outputItemId(this.shell.id, 'msg_', this.output.length), type: 'message', status: 'in_progress', content: [], role: 'assistant' };
     const t = this.text = { item, index: this.output.length, text: '' };
     this.output.push(item);
     return this.ev('response.output_item.added', { output_index: t.index, item })
@@ -98,7 +98,7 @@ export class ResponsesEventWriter {
     if (open === undefined) {
       s += this.closeText('completed');
       const item: OutputFunctionCall = {
-        id: newId('fc_'), type: 'function_call', status: 'in_progress', arguments: '',
+        id: outputItemId(this.shell.id, 'fc_', this.output.length), type: 'function_call', status: 'in_progress', arguments: '',
         call_id: typeof tc.id === 'string' && tc.id !== '' ? tc.id : newId('call_'), name: typeof fn.name === 'string' ? fn.name : '',
       };
       open = { item, index: this.output.length };

@@ -67,6 +67,22 @@ export interface ResponseObject {
   switchyard?: Record<string, unknown>;
 }
 
+/**
+ * Output item ids carry their response's id: `msg_` / `fc_` + the 32 hex
+ * digits of `resp_…` + the item's index in 4 hex digits. An item_reference
+ * (which names an item, not a response) then finds its response with one
+ * store read, without an index of items. Ids stay opaque to clients.
+ */
+export function outputItemId(responseId: string, prefix: 'msg_' | 'fc_', index: number): string {
+  return prefix + responseId.slice(5) + index.toString(16).padStart(4, '0');
+}
+
+/** The `resp_…` id an output item id was derived from, or null if it was not made by outputItemId. */
+export function responseIdOfItem(itemId: string): string | null {
+  const m = /^(?:msg|fc)_([0-9a-f]{32})[0-9a-f]{4}$/.exec(itemId);
+  return m === null ? null : `resp_${m[1]}`;
+}
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function textOfParts(content: readonly InputPart[]): string | null {
@@ -195,18 +211,18 @@ export function messageItem(id: string, text: string, refusal: string, status: I
 }
 
 /** A tool call from an upstream (untrusted shape) -> a function_call item; non-string arguments are serialised. */
-function callItem(tc: unknown, status: ItemStatus): OutputFunctionCall | null {
+function callItem(tc: unknown, status: ItemStatus, id: string): OutputFunctionCall | null {
   if (!isObj(tc)) return null;
   const fn = isObj(tc.function) ? tc.function : {};
   const args = typeof fn.arguments === 'string' ? fn.arguments : fn.arguments === undefined ? '' : JSON.stringify(fn.arguments);
   return {
-    id: newId('fc_'), type: 'function_call', status, arguments: args,
+    id, type: 'function_call', status, arguments: args,
     call_id: typeof tc.id === 'string' && tc.id !== '' ? tc.id : newId('call_'), name: typeof fn.name === 'string' ? fn.name : '',
   };
 }
 
 /** A chat.completion -> output items (text first, then calls, as chat models order them) and the status. */
-export function outputOf(c: ChatCompletion): { output: OutputItem[]; status: 'completed' | 'incomplete'; details: ResponseObject['incomplete_details'] } {
+export function outputOf(c: ChatCompletion, responseId: string): { output: OutputItem[]; status: 'completed' | 'incomplete'; details: ResponseObject['incomplete_details'] } {
   const choice = Array.isArray(c.choices) ? c.choices[0] : undefined;
   const msg: Record<string, unknown> = isObj(choice) && isObj(choice.message) ? choice.message : {};
   const { status, details } = statusOf(isObj(choice) ? choice.finish_reason as string : null);
@@ -216,9 +232,9 @@ export function outputOf(c: ChatCompletion): { output: OutputItem[]; status: 'co
   const refusal = typeof msg.refusal === 'string' ? msg.refusal : '';
   const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
   // A turn that only calls tools has no message item; an empty answer still gets one (with empty text).
-  if (text !== '' || refusal !== '' || calls.length === 0) output.push(messageItem(newId('msg_'), text, refusal, itemStatus));
+  if (text !== '' || refusal !== '' || calls.length === 0) output.push(messageItem(outputItemId(responseId, 'msg_', 0), text, refusal, itemStatus));
   for (const tc of calls) {
-    const item = callItem(tc, itemStatus);
+    const item = callItem(tc, itemStatus, outputItemId(responseId, 'fc_', output.length));
     if (item) output.push(item);
   }
   return { output, status, details };

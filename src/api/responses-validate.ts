@@ -31,6 +31,13 @@ export interface FunctionCallItem { type: 'function_call'; id: string; call_id: 
 export interface FunctionCallOutputItem { type: 'function_call_output'; id: string; call_id: string; output: string; status: 'completed' }
 /** One input item as GET /v1/responses/{id}/input_items lists it. */
 export type InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem;
+/**
+ * `{type: "item_reference", id}`: an earlier response's output item, by id
+ * (the Vercel AI SDK sends these for assistant turns when store is on). The
+ * handler replaces it with the stored item (responses-refs.ts); `at` is the
+ * param path for its errors.
+ */
+export interface ItemReference { type: 'item_reference'; id: string; at: string }
 
 /** Responses' flat function tool, as echoed in the response object. */
 export interface FunctionTool { type: 'function'; name: string; description: string | null; parameters: Json | null; strict: boolean | null }
@@ -48,7 +55,8 @@ export interface ResponsesInput {
   routed: boolean;
   /** Switchyard's extension, as on chat: lambda for this request; undefined = the server default. */
   costWeight: number | undefined;
-  input: InputItem[];
+  /** Item references are resolved against the store before translation (responses-refs.ts). */
+  input: (InputItem | ItemReference)[];
   instructions: string | null;
   previousResponseId: string | null;
   store: boolean;
@@ -79,12 +87,35 @@ const UNSUPPORTED: readonly [string, string][] = [
   ['prompt', 'prompt templates are not supported; send "input" and "instructions"'],
 ];
 
+/**
+ * JSON Schemas (tool parameters, text.format.schema) are echoed in the
+ * response object and its events, serialised after the upstream answered: a
+ * schema nested deep enough to overflow JSON.stringify's stack would fail
+ * there, after the upstream call was paid for. Real schemas are a few levels
+ * deep (OpenAI's strict mode allows 10 levels of nesting).
+ */
+const MAX_SCHEMA_DEPTH = 64;
+
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const given = (v: unknown): boolean => v !== undefined && v !== null;
 
 /** `msg_…`, `fc_…`, `resp_…`: a prefix and 32 hex digits (a v4 UUID's randomness; randomUUID draws from a cached entropy pool, ~0.1 µs). */
 export function newId(prefix: string): string {
   return prefix + randomUUID().replaceAll('-', '');
+}
+
+/** true if `v` nests arrays/objects deeper than `left` levels (recursion bounded by `left`). */
+function tooDeep(v: unknown, left: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (left === 0) return true;
+  for (const k in v) if (tooDeep((v as Json)[k], left - 1)) return true;
+  return false;
+}
+
+function schema(v: unknown, at: string): Json {
+  if (!isObj(v)) throw invalid(at, `must be a JSON Schema object, got ${describe(v)}`);
+  if (tooDeep(v, MAX_SCHEMA_DEPTH)) throw invalid(at, `is nested more than ${MAX_SCHEMA_DEPTH} levels deep`);
+  return v;
 }
 
 function range(o: Json, k: string, min: number, max: number): number | null {
@@ -167,7 +198,7 @@ function toolOutput(it: Json, at: string): string {
   return s;
 }
 
-function item(it: unknown, at: string): InputItem {
+function item(it: unknown, at: string): InputItem | ItemReference {
   if (!isObj(it)) throw invalid(at, `must be an input item object, got ${describe(it)}`);
   const type = it.type;
   // EasyInputMessage: {role, content} with no type is a message.
@@ -184,10 +215,15 @@ function item(it: unknown, at: string): InputItem {
     if (call === '') throw invalid(`${at}.call_id`, 'must not be empty');
     return { type: 'function_call_output', id: itemId(it, at, 'fco_'), call_id: call, output: toolOutput(it, at), status: 'completed' };
   }
-  throw invalid(`${at}.type`, `must be one of message, function_call, function_call_output, got ${describe(type)}`);
+  if (type === 'item_reference') {
+    const id = str(it, 'id', `${at}.id`, MAX_ID_CHARS);
+    if (id === '') throw invalid(`${at}.id`, 'must not be empty');
+    return { type: 'item_reference', id, at };
+  }
+  throw invalid(`${at}.type`, `must be one of message, function_call, function_call_output, item_reference, got ${describe(type)}`);
 }
 
-function input(v: unknown, hasPrevious: boolean): InputItem[] {
+function input(v: unknown, hasPrevious: boolean): (InputItem | ItemReference)[] {
   if (typeof v === 'string') return [{ type: 'message', id: newId('msg_'), role: 'user', content: [{ type: 'input_text', text: v }], status: 'completed' }];
   if (!given(v)) {
     if (hasPrevious) return [];
@@ -195,7 +231,7 @@ function input(v: unknown, hasPrevious: boolean): InputItem[] {
   }
   if (!Array.isArray(v)) throw invalid('input', `must be a string or an array of input items, got ${describe(v)}`);
   if (v.length === 0 && !hasPrevious) throw invalid('input', 'must not be empty');
-  const out = new Array<InputItem>(v.length);
+  const out = new Array<InputItem | ItemReference>(v.length);
   for (let i = 0; i < v.length; i++) out[i] = item(v[i], `input[${i}]`);
   return out;
 }
@@ -213,7 +249,7 @@ function tools(v: unknown): FunctionTool[] {
     if (seen.has(name)) throw invalid(`${at}.name`, `duplicates tool name ${JSON.stringify(name)}`);
     seen.add(name);
     const p = t.parameters;
-    if (given(p) && !isObj(p)) throw invalid(`${at}.parameters`, `must be a JSON Schema object, got ${describe(p)}`);
+    if (given(p)) schema(p, `${at}.parameters`);
     const strict = t.strict;
     if (given(strict) && typeof strict !== 'boolean') throw invalid(`${at}.strict`, `must be a boolean, got ${describe(strict)}`);
     return { type: 'function', name, description: optStr(t, 'description', `${at}.description`), parameters: given(p) ? p as Json : null, strict: given(strict) ? strict as boolean : null };
@@ -247,8 +283,7 @@ function textConfig(v: unknown): { format: TextFormat; verbosity?: string } {
   else if (f.type === 'json_schema') {
     const name = str(f, 'name', 'text.format.name', 64);
     if (name === '') throw invalid('text.format.name', 'must not be empty');
-    if (!isObj(f.schema)) throw invalid('text.format.schema', `must be a JSON Schema object, got ${describe(f.schema)}`);
-    const js: TextFormat = { type: 'json_schema', name, schema: f.schema };
+    const js: TextFormat = { type: 'json_schema', name, schema: schema(f.schema, 'text.format.schema') };
     if (given(f.description)) js.description = str(f, 'description', 'text.format.description');
     if (given(f.strict)) js.strict = bool(f, 'strict', false, 'text.format.strict');
     out.format = js;

@@ -34,7 +34,8 @@ import type { ResponseSink } from './sink.ts';
 import { parseJsonObject } from './validate.ts';
 import { routingText, type ChatInput } from './chat-validate.ts';
 import { chainError, headersOf, planChat, reasonOf, type Plan } from './chat.ts';
-import { newId, parseResponsesRequest, type ResponsesInput } from './responses-validate.ts';
+import { newId, parseResponsesRequest, type InputItem, type ResponsesInput } from './responses-validate.ts';
+import { resolveReferences } from './responses-refs.ts';
 import { chatRequestOf, outputMessages, outputOf, responseShell, toChatMessages, usageOf, type ResponseObject } from './responses-translate.ts';
 import { ResponsesEventWriter } from './responses-stream.ts';
 
@@ -75,6 +76,8 @@ async function chainMessages(store: ResponseStore, id: string): Promise<ChatMess
 
 interface Job {
   r: ResponsesInput;
+  /** r.input with item references resolved. */
+  items: InputItem[];
   engine: Engine;
   store: ResponseStore;
   sink: ResponseSink;
@@ -85,8 +88,8 @@ interface Job {
   createdAt: number;
 }
 
-function prepare(r: ResponsesInput, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId: string | undefined, chain: ChatMessage[], createdAt: number): Job {
-  const inputMessages = toChatMessages(r.input);
+function prepare(r: ResponsesInput, items: InputItem[], engine: Engine, store: ResponseStore, sink: ResponseSink, requestId: string | undefined, chain: ChatMessage[], createdAt: number): Job {
+  const inputMessages = toChatMessages(items);
   const messages: ChatMessage[] = [];
   if (r.instructions !== null) messages.push({ role: 'system', content: r.instructions });
   for (const m of chain) messages.push(m);
@@ -97,13 +100,13 @@ function prepare(r: ResponsesInput, engine: Engine, store: ResponseStore, sink: 
     throw invalid('input', 'holds no text to route on (model "auto" embeds the input\'s text)');
   }
   const chat: ChatInput = { request: chatRequestOf(r, messages), model: r.model, routed: r.routed, costWeight: r.costWeight, stream: r.stream, includeUsage: false };
-  return { r, engine, store, sink, requestId, inputMessages, chat, createdAt };
+  return { r, items, engine, store, sink, requestId, inputMessages, chat, createdAt };
 }
 
 function put(job: Job, resp: ResponseObject, json: string): Promise<void> {
   const rec: StoredResponse = {
     id: resp.id, org: DEFAULT_ORG, createdAt: resp.created_at, previousResponseId: job.r.previousResponseId, response: json,
-    inputItems: JSON.stringify(job.r.input),
+    inputItems: JSON.stringify(job.items),
     messages: JSON.stringify(job.inputMessages.concat(outputMessages(resp.output))),
   };
   return job.store.put(rec);
@@ -131,7 +134,7 @@ async function serve(job: Job, plan: Plan): Promise<void> {
   const shell = responseShell(job.r, newId('resp_'), job.createdAt, res.model);
   if (res.stream) return stream(job, plan, res, shell, estimate);
 
-  const { output, status, details } = outputOf(res.completion);
+  const { output, status, details } = outputOf(res.completion, shell.id);
   const resp: ResponseObject = {
     ...shell, status, incomplete_details: details, output, usage: usageOf(res.completion.usage),
     switchyard: switchyardOf(job, plan, res, estimate, res.costUsd, res.latencyMs),
@@ -201,11 +204,15 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
 export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string): void | Promise<void> {
   const r = parseResponsesRequest(parseJsonObject(body));
   const createdAt = Math.floor(Date.now() / 1000);
-  const go = (chain: ChatMessage[]): void | Promise<void> => {
-    const job = prepare(r, engine, store, sink, requestId, chain, createdAt);
+  const go = (chain: ChatMessage[], items: InputItem[]): void | Promise<void> => {
+    const job = prepare(r, items, engine, store, sink, requestId, chain, createdAt);
     const plan = planChat(engine, job.chat);
     return plan instanceof Promise ? plan.then((p) => serve(job, p)) : serve(job, plan);
   };
-  if (r.previousResponseId === null) return go([]);
-  return chainMessages(store, r.previousResponseId).catch(storeFailure).then(go);
+  const refs = r.input.some((it) => it.type === 'item_reference');
+  if (r.previousResponseId === null && !refs) return go([], r.input as InputItem[]);
+  return (async () => {
+    const chain = r.previousResponseId === null ? [] : await chainMessages(store, r.previousResponseId).catch(storeFailure);
+    return go(chain, refs ? await resolveReferences(store, r.input).catch(storeFailure) : r.input as InputItem[]);
+  })();
 }

@@ -164,7 +164,7 @@ export function streamOf(message: { content?: string; tool_calls?: { id: string;
 
 /**
  * A plausible model: calls the first tool unless the last turn is a tool
- * result; answers JSON when asked for a schema; otherwise echoes how many
+ * result (saying "Let me check." first when the first user turn says "chatty"); answers JSON when asked for a schema; otherwise echoes how many
  * messages it got and the last one's text. max_completion_tokens below 5
  * cuts the answer (finish_reason "length").
  */
@@ -174,7 +174,9 @@ export function plausible(body: any): Answer {
   let message: any;
   let finish = 'stop';
   if (Array.isArray(body?.tools) && body.tools.length > 0 && last?.role !== 'tool' && body.tool_choice !== 'none') {
-    message = { content: '', tool_calls: [{ id: 'call_s1', type: 'function', function: { name: body.tools[0].function.name, arguments: '{"city":"Oslo"}' } }] };
+    // "chatty" in the prompt: a text part before the call, as real models often write.
+    const chatty = JSON.stringify(msgs.find((m) => m.role === 'user')?.content ?? '').includes('chatty');
+    message = { content: chatty ? 'Let me check.' : '', tool_calls: [{ id: 'call_s1', type: 'function', function: { name: body.tools[0].function.name, arguments: '{"city":"Oslo"}' } }] };
     finish = 'tool_calls';
   } else if (body?.response_format?.type === 'json_schema' || body?.response_format?.type === 'json_object') {
     message = { content: '{"answer":42,"unit":"none"}' };

@@ -207,6 +207,18 @@ describe('openai SDK: conversations, tools, structured output', () => {
     assert.equal(d.output_text, 'echo 5: fourth');
   });
 
+  it('item_reference input items are replaced by the stored output items they name', async () => {
+    const a = await sdk.responses.create({ model: 'scripted', input: 'first' });
+    const b = await sdk.responses.create({ model: 'scripted', input: [{ role: 'user', content: 'first' }, { type: 'item_reference', id: a.output[0].id! }, { role: 'user', content: 'second' }] });
+    assert.equal(b.output_text, 'echo 3: second');
+    assert.deepEqual(up.bodies.at(-1).messages, [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'echo 1: first' }, { role: 'user', content: 'second' }]);
+    const items = await sdk.responses.inputItems.list(b.id, { order: 'asc' });
+    assert.deepEqual(items.data.map((i) => i.id)[1], a.output[0].id);
+    for (const id of ['msg_unknown', `msg_${'0'.repeat(36)}`, a.output[0].id!.replace(/.$/, (c) => (c === '0' ? '1' : '0'))]) {
+      await assert.rejects(sdk.responses.create({ model: 'scripted', input: [{ type: 'item_reference', id }] }), (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === 'input[0].id', id);
+    }
+  });
+
   it('a function-tool round trip against an OpenAI-format upstream: function_call -> function_call_output -> answer', async () => {
     const tools: OpenAI.Responses.Tool[] = [{ type: 'function', name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false }, strict: true }];
     const n0 = up.bodies.length;

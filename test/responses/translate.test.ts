@@ -4,11 +4,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseResponsesRequest } from '../../src/api/responses-validate.ts';
-import { chatRequestOf, outputMessages, outputOf, responseShell, statusOf, toChatMessages, usageOf } from '../../src/api/responses-translate.ts';
+import { parseResponsesRequest, type InputItem } from '../../src/api/responses-validate.ts';
+import { chatRequestOf, outputMessages, outputOf, responseIdOfItem, responseShell, statusOf, toChatMessages, usageOf } from '../../src/api/responses-translate.ts';
 import type { ChatCompletion } from '../../src/providers/types.ts';
 
 const parse = (o: Record<string, unknown>) => parseResponsesRequest({ model: 'auto', ...o });
+/** Input with no item references (those are resolved by the handler before translation). */
+const items = (o: Record<string, unknown>) => parse(o).input as InputItem[];
+const RESP = 'resp_0123456789abcdef0123456789abcdef';
 
 function completion(message: Record<string, unknown>, finish: string | null = 'stop', usage?: unknown): ChatCompletion {
   return { id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: null, ...message }, finish_reason: finish as never }], usage: usage as never };
@@ -16,7 +19,7 @@ function completion(message: Record<string, unknown>, finish: string | null = 's
 
 describe('input -> chat messages', () => {
   it('a string is one user message; single text parts become strings; assistant parts are joined', () => {
-    assert.deepEqual(toChatMessages(parse({ input: 'hi' }).input), [{ role: 'user', content: 'hi' }]);
+    assert.deepEqual(toChatMessages(items({ input: 'hi' })), [{ role: 'user', content: 'hi' }]);
     const r = parse({
       input: [
         { role: 'system', content: [{ type: 'input_text', text: 's' }] },
@@ -24,7 +27,7 @@ describe('input -> chat messages', () => {
         { role: 'user', content: [{ type: 'input_text', text: 'x' }, { type: 'input_image', image_url: 'data:image/png;base64,AA', detail: 'low' }] },
       ],
     });
-    assert.deepEqual(toChatMessages(r.input), [
+    assert.deepEqual(toChatMessages(r.input as InputItem[]), [
       { role: 'system', content: 's' },
       { role: 'assistant', content: 'ab' },
       { role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA', detail: 'low' } }] },
@@ -43,7 +46,7 @@ describe('input -> chat messages', () => {
         { type: 'function_call', call_id: 'c3', name: 'w', arguments: '{}' },
       ],
     });
-    assert.deepEqual(toChatMessages(r.input), [
+    assert.deepEqual(toChatMessages(r.input as InputItem[]), [
       { role: 'user', content: 'weather?' },
       { role: 'assistant', content: 'Let me look.', tool_calls: [
         { id: 'c1', type: 'function', function: { name: 'w', arguments: '{"city":"Oslo"}' } },
@@ -57,7 +60,7 @@ describe('input -> chat messages', () => {
 
   it('appends to a chain without touching it', () => {
     const chain = [{ role: 'user' as const, content: 'a' }, { role: 'assistant' as const, content: 'b' }];
-    const out = toChatMessages(parse({ input: 'c' }).input, chain.slice());
+    const out = toChatMessages(items({ input: 'c' }), chain.slice());
     assert.deepEqual(out.map((m) => m.content), ['a', 'b', 'c']);
   });
 });
@@ -92,7 +95,7 @@ describe('the chat request', () => {
 
 describe('chat answer -> output', () => {
   it('text -> one message item with an output_text part', () => {
-    const o = outputOf(completion({ content: 'hello' }));
+    const o = outputOf(completion({ content: 'hello' }), RESP);
     assert.equal(o.status, 'completed');
     assert.equal(o.details, null);
     assert.equal(o.output.length, 1);
@@ -103,16 +106,19 @@ describe('chat answer -> output', () => {
 
   it('tool calls -> function_call items after the text; a calls-only turn has no message item', () => {
     const calls = [{ id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }, { id: 'call_b', type: 'function', function: { name: 'g', arguments: '{}' } }];
-    const both = outputOf(completion({ content: 'Calling.', tool_calls: calls }, 'tool_calls'));
+    const both = outputOf(completion({ content: 'Calling.', tool_calls: calls }, 'tool_calls'), RESP);
     assert.deepEqual(both.output.map((i) => i.type), ['message', 'function_call', 'function_call']);
     const fc = both.output[1];
-    assert.ok(fc.type === 'function_call' && fc.id.startsWith('fc_'));
+    // Item ids embed the response id (so an item_reference finds its response) and the item's index.
+    assert.deepEqual(both.output.map((o) => o.id), [`msg_${RESP.slice(5)}0000`, `fc_${RESP.slice(5)}0001`, `fc_${RESP.slice(5)}0002`]);
+    assert.deepEqual(both.output.map((o) => responseIdOfItem(o.id)), [RESP, RESP, RESP]);
+    assert.equal(responseIdOfItem('msg_given_by_a_client'), null);
     assert.deepEqual(fc.type === 'function_call' && { call_id: fc.call_id, name: fc.name, arguments: fc.arguments, status: fc.status }, { call_id: 'call_a', name: 'f', arguments: '{"a":1}', status: 'completed' });
-    assert.deepEqual(outputOf(completion({ tool_calls: calls }, 'tool_calls')).output.map((i) => i.type), ['function_call', 'function_call']);
+    assert.deepEqual(outputOf(completion({ tool_calls: calls }, 'tool_calls'), RESP).output.map((i) => i.type), ['function_call', 'function_call']);
   });
 
   it('finish_reason length -> incomplete, reason max_output_tokens; content_filter -> incomplete', () => {
-    const o = outputOf(completion({ content: 'cut' }, 'length'));
+    const o = outputOf(completion({ content: 'cut' }, 'length'), RESP);
     assert.equal(o.status, 'incomplete');
     assert.deepEqual(o.details, { reason: 'max_output_tokens' });
     assert.equal(o.output[0].status, 'incomplete');
@@ -120,8 +126,8 @@ describe('chat answer -> output', () => {
   });
 
   it('a hostile shape still gives an output: no choices, a non-object tool call, object arguments', () => {
-    assert.equal(outputOf({ choices: [] } as unknown as ChatCompletion).output.length, 1);
-    const o = outputOf(completion({ tool_calls: [7, { function: { name: 'f', arguments: { a: 1 } } }] }));
+    assert.equal(outputOf({ choices: [] } as unknown as ChatCompletion, RESP).output.length, 1);
+    const o = outputOf(completion({ tool_calls: [7, { function: { name: 'f', arguments: { a: 1 } } }] }), RESP);
     assert.deepEqual(o.output.map((i) => i.type), ['function_call']);
     assert.ok(o.output[0].type === 'function_call' && o.output[0].arguments === '{"a":1}' && o.output[0].call_id.startsWith('call_'));
   });
@@ -136,9 +142,9 @@ describe('chat answer -> output', () => {
 
   it('output -> the assistant turn a continuation replays', () => {
     const calls = [{ id: 'call_a', type: 'function', function: { name: 'f', arguments: '{}' } }];
-    assert.deepEqual(outputMessages(outputOf(completion({ content: 'x', tool_calls: calls })).output), [{ role: 'assistant', content: 'x', tool_calls: calls }]);
-    assert.deepEqual(outputMessages(outputOf(completion({ tool_calls: calls })).output), [{ role: 'assistant', content: null, tool_calls: calls }]);
-    assert.deepEqual(outputMessages(outputOf(completion({ content: 'y' })).output), [{ role: 'assistant', content: 'y' }]);
+    assert.deepEqual(outputMessages(outputOf(completion({ content: 'x', tool_calls: calls }), RESP).output), [{ role: 'assistant', content: 'x', tool_calls: calls }]);
+    assert.deepEqual(outputMessages(outputOf(completion({ tool_calls: calls }), RESP).output), [{ role: 'assistant', content: null, tool_calls: calls }]);
+    assert.deepEqual(outputMessages(outputOf(completion({ content: 'y' }), RESP).output), [{ role: 'assistant', content: 'y' }]);
   });
 
   it('the shell echoes the request', () => {

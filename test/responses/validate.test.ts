@@ -56,6 +56,11 @@ describe('parseResponsesRequest: accepted shapes', () => {
     assert.deepEqual(r.input[1].type === 'message' && r.input[1].content[1], { type: 'input_image', image_url: 'https://x/y.png', detail: 'auto' });
   });
 
+  it('item_reference items are kept for the handler to resolve, with their param path', () => {
+    const r = ok({ input: [{ role: 'user', content: 'a' }, { type: 'item_reference', id: 'msg_x' }] });
+    assert.deepEqual(r.input[1], { type: 'item_reference', id: 'msg_x', at: 'input[1]' });
+  });
+
   it('a continuation may send no input; nulls count as absent', () => {
     const r = parseResponsesRequest({ model: 'gpt-x', previous_response_id: 'resp_1', temperature: null, tools: null, metadata: null, store: null });
     assert.deepEqual(r.input, []);
@@ -84,6 +89,11 @@ describe('parseResponsesRequest: accepted shapes', () => {
     assert.equal(r.stream, true);
   });
 
+  it('a schema 64 levels deep is accepted', () => {
+    const deep = JSON.parse('{"a":'.repeat(63) + '{}' + '}'.repeat(63));
+    assert.equal(ok({ tools: [{ type: 'function', name: 'f', parameters: deep }] }).tools[0].parameters, deep);
+  });
+
   it('a "__proto__" metadata key stays a plain key', () => {
     const r = parseResponsesRequest(JSON.parse('{"model":"auto","input":"x","metadata":{"__proto__":"v"}}'));
     assert.deepEqual(Object.keys(r.metadata), ['__proto__']);
@@ -108,6 +118,7 @@ describe('parseResponsesRequest: 400 naming the param', () => {
     ['output_text on a user message', { model: 'auto', input: [{ role: 'user', content: [{ type: 'output_text', text: 'x' }] }] }, 'input[0].content[0].type'],
     ['input_image by file_id', { model: 'auto', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'f' }] }] }, 'input[0].content[0].file_id'],
     ['input_image on a system message', { model: 'auto', input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'u' }] }] }, 'input[0].content[0].type'],
+    ['item_reference without id', { model: 'auto', input: [{ type: 'item_reference' }] }, 'input[0].id'],
     ['input_file', { model: 'auto', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
     ['function_call without call_id', { model: 'auto', input: [{ type: 'function_call', name: 'f', arguments: '{}' }] }, 'input[0].call_id'],
     ['function_call arguments an object', { model: 'auto', input: [{ type: 'function_call', call_id: 'c', name: 'f', arguments: {} }] }, 'input[0].arguments'],
@@ -148,6 +159,8 @@ describe('parseResponsesRequest: 400 naming the param', () => {
     ['conversation', { model: 'auto', input: 'x', conversation: 'conv_1' }, 'conversation'],
     ['prompt', { model: 'auto', input: 'x', prompt: { id: 'p' } }, 'prompt'],
     ['cost_weight negative', { model: 'auto', input: 'x', cost_weight: -1 }, 'cost_weight'],
+    ['tool parameters nested 65 deep', { model: 'auto', input: 'x', tools: [{ type: 'function', name: 'f', parameters: JSON.parse('{"a":'.repeat(65) + '1' + '}'.repeat(65)) }] }, 'tools[0].parameters'],
+    ['a schema nested 65 deep', { model: 'auto', input: 'x', text: { format: { type: 'json_schema', name: 's', schema: JSON.parse('{"a":'.repeat(32) + '['.repeat(33) + ']'.repeat(33) + '}'.repeat(32)) } } }, 'text.format.schema'],
     ['include a string', { model: 'auto', input: 'x', include: 'x' }, 'include'],
   ];
   for (const [name, body, param] of cases) it(name, () => rejects(body, param));
