@@ -32,6 +32,12 @@ export const CHANNEL_NAMES = {
    * for streams, published when the stream ends). attempts are AttemptRecords, redacted.
    */
   chatCompletion: 'switchyard:chat:completion',
+  /**
+   * { id, model, reason, candidates, attempts, stream, status, costUsd, stored, ms } after every
+   * POST /v1/responses that reached the gateway, as chatCompletion (id: the response's resp_ id,
+   * null when no upstream answered; stored: written to the store).
+   */
+  responseCreated: 'switchyard:responses:created',
   /** { error, method, path } for unexpected errors turned into 500 internal_error (HTTP threads forward theirs to the main thread). */
   internalError: 'switchyard:error:internal',
   /** { thread, code, error, restarting, fatal } when an HTTP thread exits unexpectedly (src/edge/threads.ts). */
@@ -52,6 +58,7 @@ export const channels = {
   httpResponse: diagnostics_channel.channel(CHANNEL_NAMES.httpResponse),
   routeDecision: diagnostics_channel.channel(CHANNEL_NAMES.routeDecision),
   chatCompletion: diagnostics_channel.channel(CHANNEL_NAMES.chatCompletion),
+  responseCreated: diagnostics_channel.channel(CHANNEL_NAMES.responseCreated),
   internalError: diagnostics_channel.channel(CHANNEL_NAMES.internalError),
   httpThreadExit: diagnostics_channel.channel(CHANNEL_NAMES.httpThreadExit),
   storeError: diagnostics_channel.channel(CHANNEL_NAMES.storeError),

@@ -24,7 +24,8 @@
 import { invalid } from '../errors.ts';
 import { estimateCost } from '../providers/cost.ts';
 import { redact } from '../providers/redact.ts';
-import { UpstreamChainError } from '../providers/fallback.ts';
+import { UpstreamChainError, type AttemptRecord } from '../providers/fallback.ts';
+import { channels } from '../diagnostics.ts';
 import { UpstreamError } from '../providers/failure.ts';
 import type { ChatResult, StreamResult } from '../providers/gateway.ts';
 import type { ChatMessage, ChatChunk } from '../providers/types.ts';
@@ -86,9 +87,19 @@ interface Job {
   inputMessages: ChatMessage[];
   chat: ChatInput;
   createdAt: number;
+  /** performance.now() when the request arrived. */
+  t0: number;
 }
 
-function prepare(r: ResponsesInput, items: InputItem[], engine: Engine, store: ResponseStore, sink: ResponseSink, requestId: string | undefined, chain: ChatMessage[], createdAt: number): Job {
+function publish(job: Job, plan: Plan, id: string | null, res: ChatResult | null, attempts: readonly AttemptRecord[], status: number, cost: number | null, stored: boolean): void {
+  if (!channels.responseCreated.hasSubscribers) return;
+  channels.responseCreated.publish({
+    id, model: res?.model ?? null, reason: res ? reasonOf(job.chat, plan, res.model) : null, candidates: plan.candidates, attempts,
+    stream: job.r.stream, status, costUsd: cost, stored, ms: performance.now() - job.t0,
+  });
+}
+
+function prepare(r: ResponsesInput, items: InputItem[], engine: Engine, store: ResponseStore, sink: ResponseSink, requestId: string | undefined, chain: ChatMessage[], createdAt: number, t0: number): Job {
   const inputMessages = toChatMessages(items);
   const messages: ChatMessage[] = [];
   if (r.instructions !== null) messages.push({ role: 'system', content: r.instructions });
@@ -100,7 +111,7 @@ function prepare(r: ResponsesInput, items: InputItem[], engine: Engine, store: R
     throw invalid('input', 'holds no text to route on (model "auto" embeds the input\'s text)');
   }
   const chat: ChatInput = { request: chatRequestOf(r, messages), model: r.model, routed: r.routed, costWeight: r.costWeight, stream: r.stream, includeUsage: false };
-  return { r, items, engine, store, sink, requestId, inputMessages, chat, createdAt };
+  return { r, items, engine, store, sink, requestId, inputMessages, chat, createdAt, t0 };
 }
 
 function put(job: Job, resp: ResponseObject, json: string): Promise<void> {
@@ -126,6 +137,7 @@ async function serve(job: Job, plan: Plan): Promise<void> {
     res = await rt.gateway.chat(job.chat.request, plan.candidates, job.sink.signal);
   } catch (e) {
     if (!(e instanceof UpstreamChainError)) throw e;
+    publish(job, plan, null, null, e.attempts, e.aborted ? 0 : e.status, null, false);
     throw chainError(e); // a no-op on the edge when the client is gone
   }
   const pricing = rt.pricing(res.model);
@@ -140,8 +152,9 @@ async function serve(job: Job, plan: Plan): Promise<void> {
     switchyard: switchyardOf(job, plan, res, estimate, res.costUsd, res.latencyMs),
   };
   const json = JSON.stringify(resp);
-  if (job.r.store) await put(job, resp, json).catch(storeFailure);
+  if (job.r.store) await put(job, resp, json).catch((e) => { publish(job, plan, resp.id, res, res.chain, 503, res.costUsd, false); return storeFailure(e); });
   job.sink.send(200, json, headersOf(res.model, reason, plan, estimate, res.costUsd));
+  publish(job, plan, resp.id, res, res.chain, 200, res.costUsd, job.r.store);
 }
 
 async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseObject, estimate: number | null): Promise<void> {
@@ -174,11 +187,13 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
     const s = await res.finished;
     const message = redact(`${res.model} failed mid-stream: ${err.message}`);
     sink.end(pending + w.failed(message, 'server_error', switchyardOf(job, plan, res, estimate, s.costUsd, s.latencyMs), usageOf(s.usage)));
+    publish(job, plan, shell.id, res, res.chain, sink.signal.aborted ? 0 : 200, s.costUsd, false);
     return;
   }
   if (sink.signal.aborted) {
     await chunks.return(); // cancels the upstream request
-    await res.finished;
+    const s = await res.finished;
+    publish(job, plan, shell.id, res, res.chain, 0, s.costUsd, false);
     return;
   }
   const s = await res.finished;
@@ -190,10 +205,12 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
     } catch (e) {
       if (!(e instanceof StoreError)) throw e;
       sink.end(pending + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', resp.switchyard!, resp.usage));
+      publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, false);
       return;
     }
   }
   sink.end(pending + w.terminal(resp));
+  publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, job.r.store);
 }
 
 /**
@@ -202,10 +219,11 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
  * copies. `requestId` goes into the switchyard object.
  */
 export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string): void | Promise<void> {
+  const t0 = performance.now();
   const r = parseResponsesRequest(parseJsonObject(body));
   const createdAt = Math.floor(Date.now() / 1000);
   const go = (chain: ChatMessage[], items: InputItem[]): void | Promise<void> => {
-    const job = prepare(r, items, engine, store, sink, requestId, chain, createdAt);
+    const job = prepare(r, items, engine, store, sink, requestId, chain, createdAt, t0);
     const plan = planChat(engine, job.chat);
     return plan instanceof Promise ? plan.then((p) => serve(job, p)) : serve(job, plan);
   };

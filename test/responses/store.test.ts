@@ -8,7 +8,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { ApiError, errorReply } from '../../src/errors.ts';
+import { CHANNEL_NAMES } from '../../src/diagnostics.ts';
 import { handleCreateResponse, handleDeleteResponse, handleGetResponse, handleListInputItems } from '../../src/api/responses.ts';
 import type { StoredResponse } from '../../src/store/types.ts';
 import type { Gateway } from '../gateway/helpers.ts';
@@ -125,5 +127,23 @@ describe('POST /v1/responses and the store', () => {
     const row = store.rows.get(`default\0${r2.id}`)!;
     assert.equal(row.previousResponseId, id1);
     assert.deepEqual(JSON.parse(row.messages).map((m: { content: string }) => m.content), ['two', r2.output[0].content[0].text]);
+  });
+
+  it('every create that reached the gateway is published on switchyard:responses:created', async () => {
+    const seen: any[] = [];
+    const on = (m: unknown) => seen.push(m);
+    diagnostics_channel.subscribe(CHANNEL_NAMES.responseCreated, on);
+    try {
+      const store = new MemoryStore();
+      const s1 = new RecordingSink();
+      await handleCreateResponse(body({}), gw.server.engine, store, s1);
+      await handleCreateResponse(body({ stream: true, store: false }), gw.server.engine, store, new RecordingSink());
+      assert.equal(seen.length, 2);
+      assert.deepEqual([seen[0].id, seen[0].model, seen[0].status, seen[0].stream, seen[0].stored, seen[0].reason], [JSON.parse(s1.body).id, 'gpt-4-1106-preview', 200, false, true, 'explicit']);
+      assert.deepEqual([seen[1].status, seen[1].stream, seen[1].stored], [200, true, false]);
+      assert.ok(seen.every((m) => m.ms >= 0 && Array.isArray(m.attempts) && m.attempts.length === 1));
+    } finally {
+      diagnostics_channel.unsubscribe(CHANNEL_NAMES.responseCreated, on);
+    }
   });
 });
