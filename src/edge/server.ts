@@ -50,7 +50,7 @@ export type { RouteDef, RequestContext } from './registry.ts';
 export function routes(health: HealthInfo): readonly RouteDef[] {
   return [
     { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
-    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine) },
+    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
     { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, q.engine.store.responses, s, q.requestId) },
