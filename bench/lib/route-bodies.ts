@@ -4,6 +4,7 @@
  * supplied 384-float embedding. Unique prompts come from wrk's Lua generator
  * (`uniquePrompt`), so no body list is needed for them.
  */
+import { pack } from 'msgpackr';
 import { DEFAULT_PROFILE_DIR } from '../../src/fit/options.ts';
 import { loadNativeTables, NativeEmbedder } from '../../src/routing/embedders/native.ts';
 
@@ -22,6 +23,17 @@ export const repeatedBodies = (): string[] =>
 export const embeddingBody = (): string => {
   const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
   return JSON.stringify({ embedding: Array.from(embedder.embedSync(PROMPTS[0])), cost_weight: 0.1 });
+};
+
+/**
+ * The same request in msgpack (content-type application/msgpack): the embedding as a bin of
+ * 384 little-endian float32s, 1,589 bytes against ~8 KB of JSON. As msgpackr packs it (map16
+ * header), the floats start at byte 16, so the server reads them in place (src/api/validate.ts).
+ */
+export const embeddingMsgpackBody = (): Buffer => {
+  const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
+  const v = embedder.embedSync(PROMPTS[0]).slice();
+  return pack({ embedding: Buffer.from(v.buffer, v.byteOffset, v.byteLength), cost_weight: 0.1 });
 };
 
 /** What a unique-prompt body from wrk's generator looks like (for byte counts). */

@@ -21,6 +21,12 @@ export function haveWrk(): boolean {
 }
 
 const luaString = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+/** Bytes as a Lua string literal: printable ASCII as is, every other byte as a 3-digit \ddd escape (binary-safe). */
+const luaBytes = (b: Uint8Array) => {
+  let s = '"';
+  for (const x of b) s += x >= 0x20 && x < 0x7f && x !== 0x22 && x !== 0x5c ? String.fromCharCode(x) : `\\${String(x).padStart(3, '0')}`;
+  return `${s}"`;
+};
 
 export interface WrkLoad {
   url: string;
@@ -28,8 +34,8 @@ export interface WrkLoad {
   threads: number;
   seconds: number;
   method?: 'GET' | 'POST';
-  /** Bodies sent in rotation. */
-  bodies?: string[];
+  /** Bodies sent in rotation (a Uint8Array goes byte for byte: msgpack). */
+  bodies?: (string | Uint8Array)[];
   /** Generate a unique ~200-char prompt per request (cache misses). */
   uniquePrompt?: boolean;
   /**
@@ -84,7 +90,7 @@ end
   }
   const bodies = load.bodies ?? [''];
   return `${common}
-local bodies = {${bodies.map(luaString).join(',')}}
+local bodies = {${bodies.map((b) => (typeof b === 'string' ? luaString(b) : luaBytes(b))).join(',')}}
 local i = 0
 request = function()
   i = i + 1
