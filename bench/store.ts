@@ -20,8 +20,15 @@
  * response with its input and messages). Each scenario starts on an empty
  * database in a fresh temp directory.
  *
- * Figures and the decision: see the table in the README's "State" section
- * and the JSON written to bench/results/store.json.
+ * Decision (run of 2026-12-05 08:42 UTC, 2 cores shared with other jobs,
+ * load average 11-16; the table is in the README's "State" section): the
+ * writer thread. Throughput is alike (7.9k vs 6.4k puts/s on one thread,
+ * 17.1k vs 17.9k on two), but committing inline costs the calling thread
+ * 8-13x the time per put (12-14 vs 111-155 µs at 32-64 in flight) and, with
+ * two threads taking turns on the write lock, its event loop stalls (loop
+ * delay p99 111 ms vs 6 ms): every other request on that thread waits.
+ * Writes from several HTTP threads therefore go to the one writer thread too.
+ * JSON: bench/results/store.json (or --json FILE).
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
