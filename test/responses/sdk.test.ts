@@ -27,6 +27,7 @@ before(async () => {
       anthropicModel('claude-v2', mocks.an, { pricing: { prompt_per_1m: 8, completion_per_1m: 24 } }),
       openaiModel('mistralai/mistral-7b-chat', mocks.oa, { pricing: { prompt_per_1m: 0.2, completion_per_1m: 0.2 } }),
       openaiModel('scripted', up.url),
+      anthropicModel('claude-2calls', mocks.an, { headers: { 'x-mock-tool-calls': '2' } }),
     ],
   });
   sdk = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'unused-by-switchyard', maxRetries: 0 });
@@ -267,6 +268,18 @@ describe('openai SDK: conversations, tools, structured output', () => {
     assert.deepEqual(JSON.parse(call.arguments), { query: 'switchyard', limit: 3 });
     const r2 = await sdk.responses.create({ model: 'claude-v2', previous_response_id: r1.id, tools, input: [{ type: 'function_call_output', call_id: call.call_id, output: 'found 3' }] });
     assert.match(r2.output_text, new RegExp(`${call.call_id}=found 3`));
+  });
+
+  it('streamed tool calls from an Anthropic-format upstream (two parallel calls) accumulate in the stream helper', async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      { type: 'function', name: 'search', parameters: { type: 'object', properties: { query: { type: 'string' } } }, strict: null },
+      { type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} }, strict: null },
+    ];
+    const final = await sdk.responses.stream({ model: 'claude-2calls', input: 'Search twice', tools }).finalResponse();
+    const calls = final.output.filter((o) => o.type === 'function_call');
+    assert.deepEqual(calls.map((c) => c.type === 'function_call' && c.name), ['search', 'lookup'], JSON.stringify(final.output));
+    for (const c of calls) assert.ok(c.type === 'function_call' && c.status === 'completed' && JSON.parse(c.arguments).query === 'switchyard', JSON.stringify(c));
+    assert.equal(final.status, 'completed');
   });
 
   it('text.format json_schema -> response_format json_schema upstream; the output parses (responses.parse)', async () => {
