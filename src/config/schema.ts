@@ -50,7 +50,11 @@ export interface Config {
     profile: string;
     /** lambda used when a request omits cost_weight; null = the profile's default_cost_weight. */
     default_cost_weight: number | null;
-    /** Entries in the /v1/route decision cache; 0 disables it. */
+    /**
+     * Entries in the /v1/route decision cache; 0 disables it. One cache for the
+     * process (src/api/route-cache.ts): cache_size x (24 + slot) bytes of shared
+     * memory, the slot sized for the profile (1,024 B for the default).
+     */
     cache_size: number;
     /**
      * Where the nearest-centroid search runs: "inline" on the HTTP thread,
@@ -181,7 +185,7 @@ export const ROUTER_ALIASES: readonly string[] = ['auto', 'router', 'MoM'];
  * throughput (still over target) and their p99 goes from 1.6 to 3.3 ms. That
  * contention comes from the load generator sharing the server's two cores,
  * which a deployment does not do. Memory: ~30 MB RSS per extra thread at
- * start, plus one decision cache per thread. With the ONNX embedder "auto"
+ * start (the decision cache is one for the process). With the ONNX embedder "auto"
  * means 1 (its embedding pool is per process).
  *
  * The gateway (POST /v1/chat/completions, model "auto", proxied to the mock
