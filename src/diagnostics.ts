@@ -22,7 +22,7 @@ export const CHANNEL_NAMES = {
   profileFailed: 'switchyard:profile:failed',
   /** { message } at start-up if uWebSockets.js fell back to its JS implementation. */
   uwsFallback: 'switchyard:uws:fallback',
-  /** { method, path, status, code, ms, aborted } after every response; status 0 and aborted: true when the client went away first. */
+  /** { method, path, status, code, ms, aborted, requestId } after every response; status 0 and aborted: true when the client went away first. requestId = the response's x-request-id. */
   httpResponse: 'switchyard:http:response',
   /** { model, clusterId, cacheHit: false, routingMs, embeddingMs } after a computed /v1/route decision; { cacheHit: true, routingMs, embeddingMs: 0 } after a cache hit. */
   routeDecision: 'switchyard:route:decision',
@@ -38,7 +38,7 @@ export const CHANNEL_NAMES = {
    * null when no upstream answered; stored: written to the store).
    */
   responseCreated: 'switchyard:responses:created',
-  /** { error, method, path } for unexpected errors turned into 500 internal_error (HTTP threads forward theirs to the main thread). */
+  /** { error, method, path, requestId } for unexpected errors turned into 500 internal_error (HTTP threads forward theirs to the main thread). */
   internalError: 'switchyard:error:internal',
   /** { thread, code, error, restarting, fatal } when an HTTP thread exits unexpectedly (src/edge/threads.ts). */
   httpThreadExit: 'switchyard:http:thread-exit',

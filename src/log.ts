@@ -21,7 +21,7 @@ export function attachConsoleLog(write: (line: string) => void = (l) => process.
       const why = (x.error as Error)?.stack ?? (x.error === undefined ? `exit code ${x.code}` : String(x.error));
       write(`switchyard: HTTP thread ${x.thread} died (${why})${x.fatal ? '; giving up: it keeps crashing' : x.restarting ? '; restarting it' : ''}`);
     }],
-    [CHANNEL_NAMES.internalError, (m) => { const x = m as Msg; write(`switchyard: internal error on ${x.method} ${x.path}: ${(x.error as Error)?.stack ?? String(x.error)}`); }],
+    [CHANNEL_NAMES.internalError, (m) => { const x = m as Msg; write(`switchyard: internal error on ${x.method} ${x.path}${x.requestId ? ` (x-request-id ${x.requestId})` : ''}: ${(x.error as Error)?.stack ?? String(x.error)}`); }],
   ];
   for (const [name, fn] of subs) diagnostics_channel.subscribe(name, fn);
   return () => { for (const [name, fn] of subs) diagnostics_channel.unsubscribe(name, fn); };

@@ -179,7 +179,7 @@ export class Exchange {
   sendError(err: unknown, headers?: readonly (readonly [string, string])[], close = false): void {
     const e = errorReply(err, this.dialect);
     this.code = e.code;
-    if (e.internal !== undefined) channels.internalError.publish({ error: e.internal, method: this.method, path: this.path });
+    if (e.internal !== undefined) channels.internalError.publish({ error: e.internal, method: this.method, path: this.path, requestId: this.requestId });
     this.send(e.status, e.body, headers, close);
   }
 
@@ -307,7 +307,7 @@ export class Exchange {
   finished(status: number, code: string | undefined): void {
     this.life.leave();
     if (channels.httpResponse.hasSubscribers) {
-      channels.httpResponse.publish({ method: this.method, path: this.path, status, code, ms: performance.now() - this.t0, aborted: status === 0 });
+      channels.httpResponse.publish({ method: this.method, path: this.path, status, code, ms: performance.now() - this.t0, aborted: status === 0, requestId: this.requestId });
     }
   }
 }

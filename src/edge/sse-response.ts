@@ -111,7 +111,7 @@ export class SseResponse implements ResponseSink {
     if (x.done) return;
     if (!this.opened) { x.sendError(err); return; }
     const e = errorReply(err, 'openai');
-    if (e.internal !== undefined) channels.internalError.publish({ error: e.internal, method: x.method, path: x.path });
+    if (e.internal !== undefined) channels.internalError.publish({ error: e.internal, method: x.method, path: x.path, requestId: x.requestId });
     this.end(`data: ${e.body}\n\n`);
   }
 }

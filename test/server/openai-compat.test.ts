@@ -9,12 +9,14 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import OpenAI from 'openai';
 import { OpenAIEmbeddings } from '@langchain/openai';
 import { loadNativeTables, NativeEmbedder } from '../../src/routing/embedders/native.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/config/schema.ts';
 import { anthropicModel, openaiModel, startGateway, startMocks, type Gateway, type Mocks } from '../gateway/helpers.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
+import { CHANNEL_NAMES } from '../../src/diagnostics.ts';
 
 const KEY = 'sk-switchyard-compat-0123';
 const ORIGIN = 'http://app.example:3000';
@@ -67,6 +69,18 @@ describe('x-request-id', () => {
     assert.equal(route.status, 200);
     assert.match(route.headers.get('x-request-id') ?? '', /^req_/);
     assert.notEqual(route.headers.get('x-request-id'), sse.headers.get('x-request-id'));
+  });
+
+  it('the same id reaches the diagnostics channel (logs)', async () => {
+    const seen: { path: string; requestId: string }[] = [];
+    const sub = (m: unknown) => { seen.push(m as { path: string; requestId: string }); };
+    diagnostics_channel.subscribe(CHANNEL_NAMES.httpResponse, sub);
+    try {
+      const r = await call(plain.base, '/v1/route', { method: 'POST', body: '{"prompt":"diagnostics"}', headers: { 'x-request-id': 'diag-1' } });
+      const g = await call(plain.base, '/v1/nope');
+      assert.equal(r.status, 200);
+      assert.deepEqual(seen.map((m) => [m.path, m.requestId]), [['/v1/route', 'diag-1'], ['/v1/nope', g.headers.get('x-request-id')]]);
+    } finally { diagnostics_channel.unsubscribe(CHANNEL_NAMES.httpResponse, sub); }
   });
 
   it('a sane client-sent id is echoed, SSE included', async () => {
