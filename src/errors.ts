@@ -7,6 +7,7 @@
  * Codes are API: clients switch on them. Add codes; never rename or reuse one.
  */
 import { PoolError } from './pool/errors.ts';
+import { StoreError } from './store/types.ts';
 
 export const ERRORS = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
@@ -109,6 +110,9 @@ export function errorReply(err: unknown, dialect: ErrorDialect = 'switchyard'): 
   // A pool closed under a request (shutdown) is expected, not a bug. Its other
   // failures (a worker dying mid-task) stay 500s and reach the diagnostics channel.
   if (err instanceof PoolError && err.code === 'pool_closed') err = new ApiError('shutting_down');
+  // A store failure is operational, not a bug: 503 with the catalogue's message
+  // (a StoreError's own text names file paths, which clients have no use for).
+  if (err instanceof StoreError) err = new ApiError('store_unavailable');
   if (err instanceof ApiError) return { status: err.status, code: err.code, body: body(dialect, err.code, err.status, err.message, err.field, err.details) };
   const code: ErrorCode = 'internal_error';
   const status = ERRORS[code].status;

@@ -16,6 +16,7 @@ import { openStore } from '../../src/store/index.ts';
 import { DB_FILE } from '../../src/store/sqlite-open.ts';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite-schema.ts';
 import { StoreError } from '../../src/store/types.ts';
+import { errorReply } from '../../src/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ROOT } from '../../src/fit/options.ts';
 import { row, storeContract } from './contract.ts';
@@ -224,6 +225,18 @@ describe('retention', () => {
     assert.equal((db.prepare('SELECT count(*) AS n FROM responses').get() as { n: number }).n, 1);
     db.close();
     await s.close();
+  });
+});
+
+describe('errors', () => {
+  it('a StoreError thrown by a handler becomes 503 store_unavailable, without the path', () => {
+    for (const dialect of ['switchyard', 'openai'] as const) {
+      const r = errorReply(new StoreError('state: cannot open /secret/path/switchyard.db', '/secret/path/switchyard.db'), dialect);
+      assert.equal(r.status, 503);
+      assert.equal(r.code, 'store_unavailable');
+      assert.equal(r.internal, undefined);
+      assert.ok(!r.body.includes('/secret'), r.body);
+    }
   });
 });
 
