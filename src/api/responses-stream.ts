@@ -21,9 +21,11 @@
  * deltas carry their own output_index, so interleaving is still well formed).
  * Text after a call opens a new message item.
  *
- * Cost: each event is JSON.stringify'd (a delta event is ~150 bytes, against
- * chat's ~200-byte chunk); the response object is serialised three times
- * (created, in_progress, the terminal event).
+ * Cost: delta events are concatenated around one JSON.stringify of the
+ * delta (a text delta event is ~180 bytes on the wire, against chat's
+ * ~200-byte chunk); other events are JSON.stringify'd; the response object
+ * is serialised twice (created/in_progress share one, the terminal event)
+ * (shared with the store's copy).
  */
 import type { ChatChunk } from '../providers/types.ts';
 import { newId } from './responses-validate.ts';
@@ -51,10 +53,19 @@ export class ResponsesEventWriter {
     return `event: ${type}\ndata: ${data}\n\n`;
   }
 
-  /** response.created and response.in_progress: the shell, status in_progress, no output. */
+  /** response.created and response.in_progress: the shell, status in_progress, no output (serialised once for both). */
   start(): string {
-    const snap = { ...this.shell, status: 'in_progress', output: [] };
-    return this.ev('response.created', { response: snap }) + this.ev('response.in_progress', { response: snap });
+    const snap = JSON.stringify({ ...this.shell, status: 'in_progress', output: [] });
+    return this.raw('response.created', `"response":${snap}`) + this.raw('response.in_progress', `"response":${snap}`);
+  }
+
+  /**
+   * An event whose members after type and sequence_number are JSON text
+   * already: the delta events (most of a stream) are built by concatenation,
+   * one JSON.stringify of the delta string instead of one of a spread object.
+   */
+  private raw(type: string, members: string): string {
+    return `event: ${type}\ndata: {"type":"${type}","sequence_number":${this.seq++},${members}}\n\n`;
   }
 
   /** One chat chunk -> zero or more events. Tolerates any shape (an upstream's chunk is untrusted). */
@@ -88,7 +99,8 @@ export class ResponsesEventWriter {
     const s = this.text === null ? this.openText() : '';
     const t = this.text!;
     t.text += piece;
-    return s + this.ev('response.output_text.delta', { item_id: t.item.id, output_index: t.index, content_index: 0, delta: piece, logprobs: [] });
+    // Item ids are [a-z0-9_] (outputItemId): safe in JSON unescaped.
+    return s + this.raw('response.output_text.delta', `"item_id":"${t.item.id}","output_index":${t.index},"content_index":0,"delta":${JSON.stringify(piece)},"logprobs":[]`);
   }
 
   private callDelta(tc: Record<string, unknown>, key: number): string {
@@ -109,7 +121,7 @@ export class ResponsesEventWriter {
     const args = fn.arguments;
     if (typeof args === 'string' && args !== '') {
       open.item.arguments += args;
-      s += this.ev('response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.index, delta: args });
+      s += this.raw('response.function_call_arguments.delta', `"item_id":"${open.item.id}","output_index":${open.index},"delta":${JSON.stringify(args)}`);
     }
     return s;
   }
@@ -153,9 +165,9 @@ export class ResponsesEventWriter {
     return { ...this.shell, status, incomplete_details: details, output: this.output.map((o) => ({ ...o })), usage, switchyard };
   }
 
-  /** response.completed, or response.incomplete for an answer cut at max_output_tokens (as OpenAI ends one). */
-  terminal(r: ResponseObject): string {
-    return this.ev(r.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response: r });
+  /** response.completed, or response.incomplete for an answer cut at max_output_tokens (as OpenAI ends one); `json` = r serialised, when the caller has it already. */
+  terminal(r: ResponseObject, json: string = JSON.stringify(r)): string {
+    return this.raw(r.status === 'incomplete' ? 'response.incomplete' : 'response.completed', `"response":${json}`);
   }
 
   /**

@@ -199,9 +199,10 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
   const s = await res.finished;
   pending += w.finishItems();
   const resp = w.response(usageOf(s.usage), switchyardOf(job, plan, res, estimate, s.costUsd, s.latencyMs));
+  const json = JSON.stringify(resp);
   if (job.r.store) {
     try {
-      await put(job, resp, JSON.stringify(resp));
+      await put(job, resp, json);
     } catch (e) {
       if (!(e instanceof StoreError)) throw e;
       sink.end(pending + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', resp.switchyard!, resp.usage));
@@ -209,7 +210,7 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
       return;
     }
   }
-  sink.end(pending + w.terminal(resp));
+  sink.end(pending + w.terminal(resp, json));
   publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, job.r.store);
 }
 
