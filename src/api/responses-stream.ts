@@ -22,8 +22,8 @@
  * Text after a call opens a new message item.
  *
  * Cost: delta events are concatenated around one JSON.stringify of the
- * delta (a text delta event is ~180 bytes on the wire, against chat's
- * ~200-byte chunk); other events are JSON.stringify'd; the response object
+ * delta (a 4-character text delta is a 216-byte event, an OpenAI chat
+ * chunk with the same delta about 200 bytes); other events are JSON.stringify'd; the response object
  * is serialised twice (created/in_progress share one, the terminal event)
  * (shared with the store's copy).
  */
