@@ -39,7 +39,6 @@ import { newId, parseResponsesRequest, type InputItem, type ResponsesInput } fro
 import { resolveReferences } from './responses-refs.ts';
 import { chatRequestOf, outputMessages, outputOf, responseShell, toChatMessages, usageOf, type ResponseObject } from './responses-translate.ts';
 import { ResponsesEventWriter } from './responses-stream.ts';
-
 import { responseNotFound, storeFailure } from './responses-read.ts';
 
 export { handleGetResponse, handleDeleteResponse, handleListInputItems } from './responses-read.ts';
@@ -47,7 +46,8 @@ export { handleGetResponse, handleDeleteResponse, handleListInputItems } from '.
 /**
  * The conversation a continuation replays: each stored response holds only
  * what it added (its input and output as chat messages), so the chain is
- * walked back through previous_response_id, one read per link. An ancestor
+ * walked back through previous_response_id, one read per link (a 50-turn
+ * conversation is 50 reads of the embedded store per request). An ancestor
  * that is gone (deleted, expired) ends the walk: the continuation keeps the
  * turns that remain rather than failing, as the one it names still exists.
  */
