@@ -5,7 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ERRORS } from '../../src/errors.ts';
+import { readFileSync } from 'node:fs';
+import { ERRORS, ERROR_CODES } from '../../src/errors.ts';
 import { assertError, get, post, startTestServer, type TestServer } from './helpers.ts';
 
 let t: TestServer;
@@ -176,12 +177,83 @@ describe('503 router_not_ready before the profile has loaded', () => {
   });
 });
 
+/**
+ * Every code with its status, written out by hand (as fastify's
+ * test/internals/errors.test.js pins its codes): codes are API, so adding,
+ * removing or re-statusing one must fail here until this table, and the
+ * docs' table checked below, say so too.
+ */
+const PINNED: Readonly<Record<string, number>> = {
+  invalid_request: 400,
+  upstream_rejected: 400,
+  unauthorized: 401,
+  not_found: 404,
+  model_not_found: 404,
+  response_not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  no_candidate: 422,
+  upstream_rate_limited: 429,
+  internal_error: 500,
+  upstream_error: 502,
+  router_not_ready: 503,
+  no_backend: 503,
+  shutting_down: 503,
+  store_unavailable: 503,
+  upstream_timeout: 504,
+};
+
+/** Names the codes one side has and the other lacks, then compares statuses. */
+function assertSameCodes(actual: Record<string, number>, expected: Record<string, number>, what: string): void {
+  const missing = Object.keys(expected).filter((c) => !(c in actual));
+  const extra = Object.keys(actual).filter((c) => !(c in expected));
+  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, what);
+  assert.deepEqual(actual, expected, what);
+}
+
+const statuses = (entries: Iterable<[string, number]>): Record<string, number> => Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b)));
+
+/** The first `| code | status | when |` table of a docs file: code -> status, failing on a repeated code. */
+function docsTable(file: string): Record<string, number> {
+  const text = readFileSync(new URL(`../../docs/${file}`, import.meta.url), 'utf8');
+  const start = text.indexOf('| code | status | when |');
+  assert.ok(start >= 0, `${file} has an error table`);
+  const out: [string, number][] = [];
+  for (const line of text.slice(start).split('\n').slice(2)) {
+    if (!line.startsWith('|')) break;
+    const m = /^\| `([a-z_]+)` \| (\d{3}) \|/.exec(line);
+    assert.ok(m, `${file}: a row with one code and one status: ${line.slice(0, 80)}`);
+    assert.ok(!out.some(([c]) => c === m[1]), `${file}: ${m[1]} listed twice`);
+    out.push([m[1], Number(m[2])]);
+  }
+  return statuses(out);
+}
+
 describe('error catalogue', () => {
+  const catalogue = statuses(Object.entries(ERRORS).map(([code, e]) => [code, e.status]));
+
   it('every code has a 4xx/5xx status and a message', () => {
     for (const [code, e] of Object.entries(ERRORS)) {
       assert.match(code, /^[a-z_]+$/);
       assert.ok(e.status >= 400 && e.status < 600);
       assert.ok(e.message.length > 0);
     }
+  });
+
+  it(`pins all ${Object.keys(PINNED).length} codes and their statuses`, () => {
+    assertSameCodes(catalogue, statuses(Object.entries(PINNED)), 'extra: a new code in src/errors.ts, to pin here and document in docs/api.md; missing: a removed code (codes are API: never remove one)');
+    assert.equal(ERROR_CODES.length, Object.keys(PINNED).length);
+  });
+
+  it('docs/api.md\'s error table lists exactly the catalogue\'s codes, with the same statuses', () => {
+    assertSameCodes(docsTable('api.md'), catalogue, 'docs/api.md error table vs src/errors.ts (missing: undocumented codes)');
+  });
+
+  it('the codes docs/gateway.md lists are the catalogue\'s, with the same statuses', () => {
+    // Its table ends with a row grouping three edge codes; only its one-code rows are compared.
+    const text = readFileSync(new URL('../../docs/gateway.md', import.meta.url), 'utf8');
+    const rows = [...text.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)];
+    assert.ok(rows.length > 0);
+    for (const [, code, status] of rows) assert.equal(catalogue[code], Number(status), `docs/gateway.md: ${code}`);
   });
 });
