@@ -11,6 +11,7 @@
 import { loadConfig, parseCli, usage } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { startServer } from './edge/server.ts';
+import { tuneHeapForLatency } from './edge/heap-tuning.ts';
 import { attachConsoleLog } from './log.ts';
 
 function configOrExit(argv: string[]): Readonly<Config> {
@@ -25,6 +26,8 @@ function configOrExit(argv: string[]): Readonly<Config> {
 
 const config = configOrExit(process.argv.slice(2));
 attachConsoleLog();
+// Before the HTTP threads exist: V8 flags reach only isolates made afterwards (edge/heap-tuning.ts).
+tuneHeapForLatency();
 const server = await startServer(config).catch((e: Error) => {
   process.stderr.write(`switchyard: ${e.message}\n`);
   process.exit(1);
