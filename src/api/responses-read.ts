@@ -22,7 +22,14 @@ export function responseNotFound(id: string, field?: string): ApiError {
   return new ApiError('response_not_found', `No response with id ${JSON.stringify(id.slice(0, 256))} (never stored, stored with "store": false, deleted, or expired).`, field);
 }
 
-export async function handleGetResponse(id: string, store: ResponseStore): Promise<string> {
+/**
+ * `stream=true` asks OpenAI to replay a response's events (what the SDK's
+ * responses.stream({response_id}) does): no events are kept here, so that is
+ * a 400 rather than a JSON body the SDK would try to read as a stream.
+ * Other query keys (include, starting_after with stream off) are ignored.
+ */
+export async function handleGetResponse(id: string, store: ResponseStore, query = ''): Promise<string> {
+  if (query !== '' && new URLSearchParams(query).get('stream') === 'true') throw invalid('stream', 'is not supported: stored responses are kept as objects, not as event streams (retrieve without "stream")');
   const s = await store.get(DEFAULT_ORG, id).catch(storeFailure);
   if (s === undefined) throw responseNotFound(id);
   return s.response;

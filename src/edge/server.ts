@@ -54,7 +54,7 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
     { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, q.engine.store.responses, s, q.requestId) },
-    { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, q.engine.store.responses) },
+    { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, q.engine.store.responses, q.query) },
     { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, q.engine.store.responses) },
     { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, q.engine.store.responses) },
     { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },

@@ -156,6 +156,9 @@ describe('openai SDK: retrieve, delete, input items', () => {
       assert.equal(j.error.param, param, q);
       assert.equal(j.error.type, 'invalid_request_error');
     }
+    const replay = await fetch(`${gw.base}/v1/responses/${r.id}?stream=true`);
+    assert.equal(replay.status, 400);
+    assert.equal((await replay.json()).error.param, 'stream');
     for (const [method, path] of [['GET', '/v1/responses/resp_nope'], ['DELETE', '/v1/responses/resp_nope'], ['GET', '/v1/responses/resp_nope/input_items']]) {
       const res = await fetch(`${gw.base}${path}`, { method });
       assert.equal(res.status, 404, path);
