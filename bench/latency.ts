@@ -9,7 +9,8 @@
  *   unique          POST /v1/route, a unique ~200-char prompt per request (cache misses)
  *   repeated        POST /v1/route, 16 prompts in rotation (cache hits)
  *   embedding       POST /v1/route with a supplied 384-float embedding (no embed work)
- *   msgpack         slot for issue 7 item 6 (msgpack bodies); skipped until the server speaks it
+ *   bare-msgpack    the same server sent the msgpack embedding body (the msgpack case's denominator)
+ *   msgpack         POST /v1/route, the same embedding as a float32 bin in msgpack, answered in msgpack
  *   direct          the mock upstream (scripts/mock-upstream.ts), JSON chat completion
  *   gateway         POST /v1/chat/completions, JSON, model "auto", through Switchyard to that mock
  * Each run is a --warmup run then a --seconds run; per connection count every
@@ -43,15 +44,17 @@ import { startSwitchyard, type SwitchyardProc } from './lib/switchyard.ts';
 import { stopAll, trackChild } from './lib/children.ts';
 import { formatTable } from './lib/table.ts';
 import { GcTrace } from './lib/gc-trace.ts';
+import { treeCpuSeconds } from './lib/rss.ts';
 import { DIRECT_MODEL, chat, template } from './lib/chat-bodies.ts';
-import { repeatedBodies, embeddingBody } from './lib/route-bodies.ts';
+import { repeatedBodies, embeddingBody, embeddingMsgpackBody } from './lib/route-bodies.ts';
 import { addRatios, checkTargets, rowCells, ROW_HEADER, type CaseName, type FreshConnections, type LatencyRow } from './lib/latency-targets.ts';
 
 const ALL_CASES: CaseName[] = ['bare', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway'];
+const MSGPACK_HEADERS = { 'content-type': 'application/msgpack', accept: 'application/msgpack' };
 const { values: v } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, connections: { type: 'string', default: '1,8,64' },
-    cases: { type: 'string', default: ALL_CASES.filter((c) => c !== 'msgpack').join(',') },
+    cases: { type: 'string', default: ALL_CASES.join(',') },
     threads: { type: 'string' }, 'wrk-threads': { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true }, 'trace-gc': { type: 'boolean', default: true }, 'no-trace-gc': { type: 'boolean', default: false },
     paced: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -68,7 +71,8 @@ const cfg = {
 };
 if (!cfg.connections.every((n) => Number.isInteger(n) && n >= 1)) { console.error(`--connections: comma-separated integers >= 1, got ${v.connections}`); process.exit(2); }
 for (const c of cfg.cases) if (!ALL_CASES.includes(c)) { console.error(`--cases: unknown case "${c}" (known: ${ALL_CASES.join(', ')})`); process.exit(2); }
-if (cfg.cases.has('embedding') || cfg.cases.has('msgpack')) cfg.cases.add('bare-embedding');
+if (cfg.cases.has('embedding')) cfg.cases.add('bare-embedding');
+if (cfg.cases.has('msgpack')) cfg.cases.add('bare-msgpack');
 if (cfg.cases.has('gateway')) cfg.cases.add('direct');
 if (cfg.cases.has('unique') || cfg.cases.has('repeated')) cfg.cases.add('bare');
 const jsonPath = v.json ?? join(ROOT, 'bench/results/latency.json');
@@ -113,8 +117,8 @@ function loadFor(c: CaseName, sy: Sy | null): Omit<WrkLoad, 'connections' | 'sec
     case 'unique': return { ...base, url: route(sy!.proc.port), uniquePrompt: true };
     case 'repeated': return { ...base, url: route(sy!.proc.port), bodies: REPEATED };
     case 'embedding': return { ...base, url: route(sy!.proc.port), bodies: [EMBEDDING] };
-    // Slot for issue 7 item 6: the embedding as float32 msgpack, `content-type: application/msgpack`.
-    case 'msgpack': return null;
+    case 'bare-msgpack': return { ...base, url: route(bare!.port), bodies: [EMBEDDING_MSGPACK], headers: MSGPACK_HEADERS };
+    case 'msgpack': return { ...base, url: route(sy!.proc.port), bodies: [EMBEDDING_MSGPACK], headers: MSGPACK_HEADERS };
     case 'direct': return { ...base, url: `http://127.0.0.1:${mock!.port}/v1/chat/completions`, uniqueTemplate: template(DIRECT_MODEL, false) };
     case 'gateway': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/v1/chat/completions`, uniqueTemplate: template('auto', false) };
   }
@@ -126,11 +130,15 @@ async function measure(c: CaseName, sy: Sy | null, connections: number, mode: La
   if (!load) return null;
   if (cfg.warmup > 0) await runWrk({ ...load, connections, seconds: cfg.warmup, delayMs });
   const mark = sy?.gc.mark() ?? 0;
+  const pid = sy ? sy.proc.pid : c === 'direct' ? mock!.child.pid : bare!.child.pid;
+  const cpu0 = treeCpuSeconds(pid);
   const wrk = await runWrk({ ...load, connections, seconds: cfg.seconds, delayMs });
+  const cpu1 = treeCpuSeconds(pid);
   await sleep(50); // the last --trace-gc lines of the window arrive through a pipe
   const row: LatencyRow = {
     case: c, variant: sy?.variant.name ?? null, connections, mode, wrk, load1: os.loadavg()[0],
-    gc: sy && cfg.traceGc ? sy.gc.summary(mark) : null, rps_ratio: null, p99_ratio: null, p99_added_ms: null,
+    gc: sy && cfg.traceGc ? sy.gc.summary(mark) : null,
+    cpu_us_per_req: cpu0 !== null && cpu1 !== null && wrk.requests > 0 ? (1e6 * (cpu1 - cpu0)) / wrk.requests : null, rps_ratio: null, p99_ratio: null, p99_added_ms: null,
   };
   rows.push(row);
   console.error(`${rowCells(row).slice(0, 8).join(' ')}${row.gc ? ` gc ${row.gc.scavenges}/${row.gc.mark_compacts} ${row.gc.scavenge_ms.toFixed(1)}+${row.gc.mark_compact_ms.toFixed(1)} ms` : ''}${wrk.non2xx || wrk.errors ? ` NON-2XX ${wrk.non2xx} ERR ${wrk.errors}` : ''}`);
@@ -176,13 +184,13 @@ async function main(): Promise<void> {
   console.error(`bench:latency ${new Date().toISOString()} on ${machine.cpu} x${machine.cores}, Node ${machine.node}; ${startUptime}`);
   if (os.loadavg()[0] > 0.5 * machine.cores) note(`load average ${os.loadavg()[0].toFixed(2)} on ${machine.cores} cores at start: the machine is busy, absolute figures are noisy (compare rows of one run)`);
 
-  if (cfg.cases.has('bare') || cfg.cases.has('bare-embedding')) {
+  if (cfg.cases.has('bare') || cfg.cases.has('bare-embedding') || cfg.cases.has('bare-msgpack')) {
     const port = await freePort();
     bare = await startNode('bench/lib/bare-uws.ts', [String(port), '1'], port, (p) => httpOk(`http://127.0.0.1:${p}/`, { method: 'POST', body: '{}' }));
     trackChild(bare.child);
   }
   mock = await startMockProc({ chunks: 20, chunkIntervalMs: 0 });
-  const needSy = [...cfg.cases].some((c) => c !== 'bare' && c !== 'bare-embedding' && c !== 'direct');
+  const needSy = [...cfg.cases].some((c) => c !== 'bare' && c !== 'bare-embedding' && c !== 'bare-msgpack' && c !== 'direct');
   for (const variant of needSy ? variants : []) {
     const gc = new GcTrace();
     const proc = await startSwitchyard(await freePort(), `http://127.0.0.1:${mock.port}/v1`, [...(cfg.threads ? ['--threads', cfg.threads] : []), ...variant.serverArgs], {
@@ -192,9 +200,8 @@ async function main(): Promise<void> {
     console.error(`${variant.name}: ${banner ?? 'started'} (node ${variant.nodeArgs.join(' ') || '-'}; server ${variant.serverArgs.join(' ') || '-'}; ${variant.root})`);
     sys.push({ variant, proc, gc });
   }
-  if (cfg.cases.has('msgpack')) note('msgpack: POST /v1/route with application/msgpack is not implemented yet (issue 7 item 6); no rows');
 
-  const order: CaseName[] = ['bare', 'bare-embedding', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway'];
+  const order: CaseName[] = ['bare', 'bare-embedding', 'bare-msgpack', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway'];
   const perSy = (c: CaseName) => c === 'unique' || c === 'repeated' || c === 'embedding' || c === 'msgpack' || c === 'gateway';
   for (const n of cfg.connections) {
     for (const c of order.filter((x) => cfg.cases.has(x))) {
@@ -223,9 +230,11 @@ async function main(): Promise<void> {
     '',
     formatTable(ROW_HEADER, rows.map(rowCells)),
     '',
-    'rps/base, p99/base: over bare uWS (route cases; bare-embedding for embedding) or the direct mock (gateway), same connections;',
+    'rps/base, p99/base: over bare uWS (route cases; bare-embedding for embedding, bare-msgpack for msgpack) or the direct mock (gateway), same connections;',
     'p99-direct: gateway p99 minus the direct mock\'s p99; conns "Np": paced run (wrk delay(), ~half the closed-loop maximum);',
-    'GC: the Switchyard process over the measured seconds (all isolates): scavenges/mark-compacts, pause total, longest pause, pause ms per 1,000 requests.',
+    'GC: the Switchyard process over the measured seconds (all isolates): scavenges/mark-compacts, pause total, longest pause, pause ms per 1,000 requests,',
+    'heap freed per request (about the garbage a request makes); CPU µs/req: the server under test\'s user+system time (all threads) per request.',
+    'Latency and pause times swell on a busy machine; KB freed/req, CPU µs/req and the GC counts much less.',
     '',
     'issue 7 targets',
     formatTable(['variant', 'measure', 'value', 'target', 'result'], targets.map((t) => [t.variant, t.measure, t.value, t.target, t.result])),
@@ -242,6 +251,7 @@ async function main(): Promise<void> {
 
 const REPEATED = repeatedBodies();
 const EMBEDDING = embeddingBody();
+const EMBEDDING_MSGPACK = embeddingMsgpackBody();
 try {
   await main();
 } catch (e) {

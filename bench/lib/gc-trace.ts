@@ -20,13 +20,15 @@ export interface GcSummary {
   /** Incremental marking slices before the mark-compacts (already spread over many requests). */
   incremental_ms: number;
   max_pause_ms: number;
+  /** Heap freed by the collections (MB, sum of before - after): about the garbage the requests made, whatever the machine's load. */
+  freed_mb: number;
   /** Isolates that collected at least once in the window (HTTP threads show up as separate isolates). */
   isolates: number;
 }
 
-interface Event { isolate: string; kind: 'scavenge' | 'mark-compact'; pause: number; incremental: number }
+interface Event { isolate: string; kind: 'scavenge' | 'mark-compact'; pause: number; incremental: number; freed: number }
 
-const LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: (Scavenge|Minor Mark-Compact|Mark-Compact|Mark-sweep)[^,]*, ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in)?/;
+const LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: (Scavenge|Minor Mark-Compact|Mark-Compact|Mark-sweep)\D*([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in)?/;
 
 export class GcTrace {
   private readonly events: Event[] = [];
@@ -40,7 +42,7 @@ export class GcTrace {
     for (const l of lines) {
       const m = LINE.exec(l);
       if (!m) continue;
-      this.events.push({ isolate: m[1], kind: m[2] === 'Scavenge' ? 'scavenge' : 'mark-compact', pause: Number(m[3]), incremental: Number(m[4] ?? 0) });
+      this.events.push({ isolate: m[1], kind: m[2] === 'Scavenge' ? 'scavenge' : 'mark-compact', pause: Number(m[5]), incremental: Number(m[6] ?? 0), freed: Math.max(0, Number(m[3]) - Number(m[4])) });
     }
   }
 
@@ -48,12 +50,13 @@ export class GcTrace {
   mark(): number { return this.events.length; }
 
   summary(from: number, to = this.events.length): GcSummary {
-    const s: GcSummary = { scavenges: 0, scavenge_ms: 0, mark_compacts: 0, mark_compact_ms: 0, incremental_ms: 0, max_pause_ms: 0, isolates: 0 };
+    const s: GcSummary = { scavenges: 0, scavenge_ms: 0, mark_compacts: 0, mark_compact_ms: 0, incremental_ms: 0, max_pause_ms: 0, freed_mb: 0, isolates: 0 };
     const iso = new Set<string>();
     for (const e of this.events.slice(from, to)) {
       iso.add(e.isolate);
       if (e.kind === 'scavenge') { s.scavenges++; s.scavenge_ms += e.pause; } else { s.mark_compacts++; s.mark_compact_ms += e.pause; s.incremental_ms += e.incremental; }
       s.max_pause_ms = Math.max(s.max_pause_ms, e.pause);
+      s.freed_mb += e.freed;
     }
     s.isolates = iso.size;
     return s;

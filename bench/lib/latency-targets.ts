@@ -8,11 +8,11 @@ import type { GcSummary } from './gc-trace.ts';
 import { fmt } from './table.ts';
 
 /**
- * bare / bare-embedding: the bare uWS server with the prompt bodies / the embedding body
- * (each the denominator of the route cases that send the same bytes); direct: the mock
- * upstream itself. msgpack is a slot for issue 7 item 6 (not measured until the server speaks it).
+ * bare / bare-embedding / bare-msgpack: the bare uWS server with the prompt bodies / the
+ * embedding body / the msgpack embedding body (each the denominator of the route cases that
+ * send the same bytes); direct: the mock upstream itself.
  */
-export type CaseName = 'bare' | 'bare-embedding' | 'unique' | 'repeated' | 'embedding' | 'msgpack' | 'direct' | 'gateway';
+export type CaseName = 'bare' | 'bare-embedding' | 'bare-msgpack' | 'unique' | 'repeated' | 'embedding' | 'msgpack' | 'direct' | 'gateway';
 
 export interface LatencyRow {
   case: CaseName;
@@ -26,6 +26,11 @@ export interface LatencyRow {
   load1: number;
   /** GC of the Switchyard process over the measured seconds (null: not traced, or not a Switchyard row). */
   gc: GcSummary | null;
+  /**
+   * CPU time (user + system, all threads) of the server under test per request over the
+   * measured seconds, in µs: what a request costs, less sensitive to a busy machine than latency.
+   */
+  cpu_us_per_req: number | null;
   /** rps over the denominator's (bare for route cases, direct for the gateway), same connections and mode. */
   rps_ratio: number | null;
   p99_ratio: number | null;
@@ -36,7 +41,7 @@ export interface LatencyRow {
 export interface TargetCheck { variant: string; measure: string; value: string; target: string; result: 'met' | 'missed' | 'n/a' }
 
 /** The row each case is compared against. */
-export const DENOMINATOR: Partial<Record<CaseName, CaseName>> = { unique: 'bare', repeated: 'bare', embedding: 'bare-embedding', msgpack: 'bare-embedding', gateway: 'direct' };
+export const DENOMINATOR: Partial<Record<CaseName, CaseName>> = { unique: 'bare', repeated: 'bare', embedding: 'bare-embedding', msgpack: 'bare-msgpack', gateway: 'direct' };
 
 /** Fills the ratio columns in place. */
 export function addRatios(rows: LatencyRow[]): void {
@@ -80,6 +85,7 @@ export function rowCells(r: LatencyRow): string[] {
   const w = r.wrk;
   const gc = r.gc;
   const per1k = gc && w.requests > 0 ? (1000 * (gc.scavenge_ms + gc.mark_compact_ms)) / w.requests : null;
+  const freedKb = gc && w.requests > 0 ? (1024 * gc.freed_mb) / w.requests : null;
   return [
     r.variant && r.variant !== 'switchyard' ? `${r.case} [${r.variant}]` : r.case,
     r.mode === 'paced' ? `${r.connections}p` : String(r.connections),
@@ -91,9 +97,11 @@ export function rowCells(r: LatencyRow): string[] {
     gc ? fmt(gc.scavenge_ms + gc.mark_compact_ms, 1) : '',
     gc ? fmt(gc.max_pause_ms, 2) : '',
     fmt(per1k, 3),
+    fmt(freedKb, 1),
+    fmt(r.cpu_us_per_req, 0),
     r.load1.toFixed(2),
     w.non2xx || w.errors ? `non-2xx ${w.non2xx}, sock err ${w.errors}` : '',
   ];
 }
 
-export const ROW_HEADER = ['case', 'conns', 'rps', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'rps/base', 'p99/base', 'p99-direct', 'GC scav/MC', 'GC ms', 'max GC ms', 'GC ms/1k req', 'load1', ''];
+export const ROW_HEADER = ['case', 'conns', 'rps', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'rps/base', 'p99/base', 'p99-direct', 'GC scav/MC', 'GC ms', 'max GC ms', 'GC ms/1k req', 'KB freed/req', 'CPU µs/req', 'load1', ''];
