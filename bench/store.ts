@@ -204,9 +204,38 @@ if (!isMainThread && workerData?.bench) {
     }
   }
 
+  // Reads: GET /v1/responses/{id} is one primary-key lookup on the HTTP thread's own connection.
+  const readDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-store-'));
+  let reads: { rows: number; gets: number; p50Us: number; p99Us: number; missP50Us: number };
+  try {
+    const s = new SqliteStore({ dir: readDir, ttlMs: 30 * 24 * 3600_000, purgeIntervalMs: 3_600_000 });
+    const rows = 20_000;
+    await Promise.all(Array.from({ length: rows }, (_, i) => s.responses.put(makeRow('r', i))));
+    const hit: number[] = [], miss: number[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const id = `resp_r_${(i * 7919) % rows}`;
+      const t = performance.now();
+      const r = await s.responses.get('default', id);
+      hit.push(performance.now() - t);
+      if (!r) throw new Error(`missing ${id}`);
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const t = performance.now();
+      await s.responses.get('default', `resp_none_${i}`);
+      miss.push(performance.now() - t);
+    }
+    await s.close();
+    hit.sort((a, b) => a - b);
+    miss.sort((a, b) => a - b);
+    reads = { rows, gets: hit.length, p50Us: pct(hit, 50) * 1000, p99Us: pct(hit, 99) * 1000, missP50Us: pct(miss, 50) * 1000 };
+  } finally {
+    rmSync(readDir, { recursive: true, force: true });
+  }
+
   const header = ['scenario', 'puts/s', 'p50 ms', 'p99 ms', 'caller ELU', 'caller busy µs/put', 'caller loop delay p99 ms', 'errors'];
   console.log(formatTable(header, results.map((r) => [r.scenario, fmt(r.putsPerSec, 0), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.callerElu, 2), fmt(r.callerBusyUsPerPut, 1), fmt(r.callerLoopDelayP99Ms, 2), String(r.errors)])));
-  const out = { date: new Date().toISOString(), timeMs, loadavg: loadavg(), cpus: cpus().length, node: process.version, results };
+  console.log(`\nget (2 KB rows, ${reads.rows} in the table, awaited): p50 ${fmt(reads.p50Us, 1)} µs, p99 ${fmt(reads.p99Us, 1)} µs; unknown id p50 ${fmt(reads.missP50Us, 1)} µs`);
+  const out = { date: new Date().toISOString(), timeMs, loadavg: loadavg(), cpus: cpus().length, node: process.version, results, reads };
   console.log(JSON.stringify(out));
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(out, null, 2)}\n`);
