@@ -139,6 +139,9 @@ class OwnedWriter {
 
   acquire(): void { this.refs++; }
 
+  /** The writer thread, if started (tests use it to make it die). */
+  get thread(): Worker | undefined { return this.worker; }
+
   private start(): Worker | undefined {
     if (this.worker || this.dead) return this.worker;
     const data: WriterData = { entry: ENTRY.href, dir: this.s.dir, path: this.s.path, channel: channelName(this.s.path), ttlMs: this.s.ttlMs, purgeIntervalMs: this.s.purgeIntervalMs };
@@ -193,6 +196,11 @@ class OwnedWriter {
 }
 
 const owners = new Map<string, OwnedWriter>();
+
+/** This process's writer thread for a database path, if started: for tests and diagnostics, not for writing. */
+export function writerThreadFor(path: string): Worker | undefined {
+  return owners.get(path)?.thread;
+}
 
 export function ownedLink(s: WriterSettings): WriterLink {
   let o = owners.get(s.path);

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { writerThreadFor } from '../../src/store/sqlite-link.ts';
 import { openStore } from '../../src/store/index.ts';
 import { DB_FILE } from '../../src/store/sqlite-open.ts';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite-schema.ts';
@@ -237,6 +238,27 @@ describe('errors', () => {
       assert.equal(r.internal, undefined);
       assert.ok(!r.body.includes('/secret'), r.body);
     }
+  });
+});
+
+describe('the writer thread dies', () => {
+  it('writes reject with StoreError (503 store_unavailable), reads keep working, the channel says why', async () => {
+    const dir = tempDir();
+    const s = new SqliteStore({ dir, ttlMs: 0, purgeIntervalMs: 3_600_000 });
+    const r = row();
+    await s.responses.put(r);
+    const { channels } = await import('../../src/diagnostics.ts');
+    const reported = new Promise<{ path: string; error: Error }>((resolve) => channels.storeError.subscribe(function on(m) { channels.storeError.unsubscribe(on); resolve(m as { path: string; error: Error }); }));
+    const thread = writerThreadFor(s.path);
+    assert.ok(thread);
+    await thread.terminate();
+    const m = await reported;
+    assert.equal(m.path, s.path);
+    assert.match(m.error.message, /writer thread .* exited/);
+    await assert.rejects(s.responses.put(row()), (e: Error) => e instanceof StoreError && /exited/.test(e.message));
+    await assert.rejects(s.responses.delete(r.org, r.id), StoreError);
+    assert.deepEqual(await s.responses.get(r.org, r.id), r);
+    await s.close();
   });
 });
 
