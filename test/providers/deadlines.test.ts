@@ -34,10 +34,13 @@ describe('Deadlines', () => {
   it('fires each armed deadline once, in deadline order across durations', async () => {
     const d = new Deadlines();
     const log: string[] = [];
-    d.arm(new Deadline(owner(log, 'b60')), 60);
-    d.arm(new Deadline(owner(log, 'a20')), 20);
-    d.arm(new Deadline(owner(log, 'c40')), 40);
-    d.arm(new Deadline(owner(log, 'a20-2')), 20);
+    // One start for all four: with each arm() reading the clock itself, a 20 ms preemption
+    // between two calls (a loaded machine) would legitimately reorder their due times.
+    const t0 = performance.now();
+    d.arm(new Deadline(owner(log, 'b60')), 60, t0);
+    d.arm(new Deadline(owner(log, 'a20')), 20, t0);
+    d.arm(new Deadline(owner(log, 'c40')), 40, t0);
+    d.arm(new Deadline(owner(log, 'a20-2')), 20, t0);
     await until(() => log.length === 4, 'four deadlines');
     assert.deepEqual(log, ['a20', 'a20-2', 'c40', 'b60']);
     assert.equal(d.size, 0);
@@ -48,10 +51,13 @@ describe('Deadlines', () => {
     // insertion order fired b60 before a20 here.
     const d = new Deadlines();
     const log: string[] = [];
-    d.arm(new Deadline(owner(log, 'b60')), 60);
-    d.arm(new Deadline(owner(log, 'a20')), 20);
-    d.arm(new Deadline(owner(log, 'c40')), 40);
-    d.arm(new Deadline(owner(log, 'a20-2')), 20);
+    // One start for all four: with each arm() reading the clock itself, a 20 ms preemption
+    // between two calls (a loaded machine) would legitimately reorder their due times.
+    const t0 = performance.now();
+    d.arm(new Deadline(owner(log, 'b60')), 60, t0);
+    d.arm(new Deadline(owner(log, 'a20')), 20, t0);
+    d.arm(new Deadline(owner(log, 'c40')), 40, t0);
+    d.arm(new Deadline(owner(log, 'a20-2')), 20, t0);
     stall(80);
     await until(() => log.length === 4, 'four deadlines');
     assert.deepEqual(log, ['a20', 'a20-2', 'c40', 'b60']);
