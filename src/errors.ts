@@ -40,6 +40,16 @@ export const ERRORS = {
   store_unavailable: { status: 503, message: 'The response store is unavailable; retry shortly.' },
   /** Every candidate timed out (first byte or total). */
   upstream_timeout: { status: 504, message: 'Every candidate model timed out upstream.' },
+  /** Rule routing (issue 9): no router config with this id or name (configName, router_config_id, /v1/router-configs/{ref}), or no default config. */
+  router_config_not_found: { status: 404, message: 'No such router config.' },
+  /** GET /v1/route-decisions/{id}: no stored decision with this id. */
+  route_decision_not_found: { status: 404, message: 'No route decision with this id exists.' },
+  /** A router config update or delete named a `version` that is no longer the stored one: re-read and retry. */
+  config_version_conflict: { status: 409, message: 'The router config changed since the given version; read it again and retry.' },
+  /** DELETE (or rename) of the default router config (routing.default_config). */
+  default_config_protected: { status: 409, message: 'The default router config cannot be deleted or renamed; change routing.default_config first.' },
+  /** POST /v1/model-router/invoke: the body does not match Feather's schema (FastAPI's 422; `detail` lists each problem). */
+  validation_error: { status: 422, message: 'The request body does not match the schema.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -68,8 +78,14 @@ export class ApiError extends Error {
  * Which body shape errors take. 'switchyard': `{"error": {"code", "message",
  * "field"?}}`. 'openai' (the OpenAI-compatible endpoints, so SDKs parse them):
  * `{"error": {"message", "type", "param", "code"}}` with `param` = the field.
+ * 'twosignal' (POST /api/v1/route-model; 2Signal documents statuses, not a
+ * body): `{"error": message, "code", "field"?}`, a flat string `error` as
+ * JSON APIs of its kind answer. 'feather' (/v1/model-router/invoke,
+ * /v1/route-decisions; Feather's ErrorResponse): `{"error": code, "message"}`,
+ * except validation_error (422), FastAPI's `{"detail": [{loc, msg, type,
+ * input?, ctx?}]}` from the error's `detail`.
  */
-export type ErrorDialect = 'switchyard' | 'openai';
+export type ErrorDialect = 'switchyard' | 'openai' | 'twosignal' | 'feather';
 
 /** OpenAI's error `type` for a status (what its SDKs and clients key on). */
 function openaiType(code: ErrorCode, status: number): string {
@@ -82,6 +98,11 @@ function openaiType(code: ErrorCode, status: number): string {
 
 function body(dialect: ErrorDialect, code: ErrorCode, status: number, message: string, field: string | undefined, details: Readonly<Record<string, unknown>> | undefined): string {
   if (dialect === 'openai') return JSON.stringify({ error: { message, type: openaiType(code, status), param: field ?? null, code, ...details } });
+  if (dialect === 'feather') {
+    if (code === 'validation_error' && Array.isArray(details?.detail)) return JSON.stringify({ detail: details.detail });
+    return JSON.stringify(details ? { error: code, message, ...details } : { error: code, message });
+  }
+  if (dialect === 'twosignal') return JSON.stringify(field === undefined ? { error: message, code, ...details } : { error: message, code, field, ...details });
   const e: Record<string, unknown> = { code, message };
   if (field !== undefined) e.field = field;
   return JSON.stringify({ error: details ? { ...e, ...details } : e });

@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { Ajv } from 'ajv';
 import { CONFIG_SCHEMA, SETTINGS, defaults, type Config, type Setting } from './schema.ts';
 import { providerProblems } from './providers.ts';
+import { routingProblems } from './routing.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -180,7 +181,7 @@ export function loadConfig(opts: LoadOptions & { overrides?: Record<string, unkn
     sources.set(s.path, `flag --${s.flag}=${JSON.stringify(raw)}`);
   }
   if (!validate(cfg)) throw new ConfigError(`config: ${describeErrors(validate.errors ?? [], sources)}`);
-  const problems = providerProblems((cfg as unknown as Config).providers, env);
+  const problems = providerProblems((cfg as unknown as Config).providers, env).concat(routingProblems((cfg as unknown as Config).routing));
   if (problems.length) throw new ConfigError(`config: ${problems.join('; ')}`);
   return deepFreeze(cfg as unknown as Config);
 }

@@ -95,6 +95,29 @@ export interface Config {
   providers: ProvidersConfig;
   /** What outlives a request (src/store/): the embedded SQLite store. */
   state: StateConfig;
+  /** Rule routing (issue 9): router configs, tiers, sessions; see docs/rules-api.md. */
+  routing: RoutingConfig;
+}
+
+export interface RoutingConfig {
+  /**
+   * Router configs (src/routing/rules.ts RouterConfig, without id/version),
+   * seeded into the store at every start: the YAML is authoritative for the
+   * names it lists (src/api/router-config-seed.ts says exactly how).
+   */
+  configs: Record<string, unknown>[];
+  /** The config used when a request names none; null = the first of `configs` (none: requests must name one). */
+  default_config: string | null;
+  /** Model names rules may name besides providers.models and the router profile's (labels for POST /api/v1/route-model). */
+  extra_models: string[];
+  /** Price tier bounds, blended USD per 1M tokens (src/routing/tiers.ts). */
+  tiers: { economy: number; standard: number };
+  sessions: {
+    /** Estimated tokens (routing/tokens.ts) of a session's history prepended to a call, newest messages first. */
+    token_budget: number;
+    /** Messages kept per session in the store (older ones are deleted on append). */
+    max_messages: number;
+  };
 }
 
 export interface StateConfig {
@@ -220,6 +243,7 @@ export function defaults(): Config {
     },
     // 30 days: what OpenAI documents for stored responses.
     state: { dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000 },
+    routing: { configs: [], default_config: null, extra_models: [], tiers: { economy: 1, standard: 5 }, sessions: { token_budget: 4_000, max_messages: 200 } },
   };
 }
 
@@ -381,6 +405,27 @@ export const CONFIG_SCHEMA = {
         },
         // Floor: a purge is a range scan and a write transaction, not something to run in a loop.
         purge_interval_ms: int(1_000, 7 * 24 * 60 * 60_000),
+      },
+    },
+    routing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // Each config's own fields are checked by src/routing/rules-validate.ts (config/routing.ts), naming routing.configs[i].field.
+        configs: { type: 'array', maxItems: 10_000, items: { type: 'object' } },
+        default_config: { type: ['string', 'null'], minLength: 1 },
+        extra_models: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 256 } },
+        tiers: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['economy', 'standard'],
+          properties: { economy: { type: 'number', minimum: 0 }, standard: { type: 'number', minimum: 0 } },
+        },
+        sessions: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { token_budget: int(0, 10_000_000), max_messages: int(1, 100_000) },
+        },
       },
     },
   },

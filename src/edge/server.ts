@@ -35,6 +35,11 @@ import { handleHealth, type HealthInfo } from '../api/health.ts';
 import { handleChat } from '../api/chat.ts';
 import { handleCreateResponse, handleDeleteResponse, handleGetResponse, handleListInputItems } from '../api/responses.ts';
 import { handleModel, handleModelHealth, handleModels } from '../api/models.ts';
+import { handleRouteModel } from '../api/route-model.ts';
+import { handleGetRouteDecision, handleInvoke } from '../api/invoke.ts';
+import { handleCreateConfig, handleDeleteConfig, handleGetConfig, handleListConfigs, handlePatchConfig, handleReplaceConfig } from '../api/router-configs.ts';
+import { createRouterConfigsBuffer, ROUTER_CONFIGS_KEY } from '../api/router-config-registry.ts';
+import { seedRouterConfigs } from '../api/router-config-seed.ts';
 import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { createDecisionCacheFor, DECISION_CACHE_KEY } from '../api/route-cache.ts';
 import type { Config } from '../config/schema.ts';
@@ -60,6 +65,16 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },
     { method: 'GET', path: '/v1/models/*id', dialect: 'openai', json: (q) => handleModel(q.params.id, q.engine) },
     { method: 'GET', path: '/v1/model-health', dialect: 'switchyard', json: (q) => handleModelHealth(q.query, q.engine) },
+    // Rule routing (issue 9): 2Signal, Feather, and the router-config admin API (docs/rules-api.md).
+    { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine) },
+    { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId) },
+    { method: 'GET', path: '/v1/route-decisions/:id', dialect: 'feather', json: (q) => handleGetRouteDecision(q.params.id, q.engine) },
+    { method: 'GET', path: '/v1/router-configs', dialect: 'switchyard', json: (q) => handleListConfigs(q.engine) },
+    { method: 'POST', path: '/v1/router-configs', dialect: 'switchyard', sink: (q, s) => handleCreateConfig(q.body, q.engine, s) },
+    { method: 'GET', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleGetConfig(q.params.ref, q.engine) },
+    { method: 'PUT', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleReplaceConfig(q.params.ref, q.body, q.engine) },
+    { method: 'PATCH', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handlePatchConfig(q.params.ref, q.body, q.engine) },
+    { method: 'DELETE', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleDeleteConfig(q.params.ref, q.query, q.engine) },
   ];
 }
 
@@ -121,7 +136,9 @@ export interface Server {
 export async function startServer(config: Readonly<Config>): Promise<Server> {
   // Process-wide state every HTTP thread's Engine shares: model health (providers/health.ts).
   // Add entries here to give every thread another SharedArrayBuffer (threads.ts passes the bag on).
-  const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers), [DECISION_CACHE_KEY]: createDecisionCacheFor(config) };
+  const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers), [DECISION_CACHE_KEY]: createDecisionCacheFor(config), [ROUTER_CONFIGS_KEY]: createRouterConfigsBuffer() };
+  // YAML router configs into the store, once, before any thread serves (the YAML wins for the names it lists; router-config-seed.ts).
+  seedRouterConfigs(config);
   // The JS fallback (node:http underneath) cannot share a port between threads.
   const threads = UWS_NATIVE ? httpThreads(config) : 1;
   if (!UWS_NATIVE) channels.uwsFallback.publish({ message: `uWebSockets.js is running its JS fallback, not the native build: expect about half the throughput${httpThreads(config) > 1 ? ', on 1 HTTP thread (server.threads needs the native build)' : ''}` });

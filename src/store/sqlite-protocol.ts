@@ -14,11 +14,14 @@
  *   client, so no other thread receives (and deserialises) its rows.
  */
 import type { StoredResponse } from './types.ts';
+import type { RoutingOp } from './sqlite-routing-ops.ts';
 
 export type WriteOp =
   | { op: 'put'; n: number; row: StoredResponse }
   | { op: 'delete'; n: number; org: string; id: string }
-  | { op: 'purge'; n: number; olderThan: number };
+  | { op: 'purge'; n: number; olderThan: number }
+  // Router configs, sessions, route decisions (issue 9): applied by sqlite-routing-ops.ts.
+  | (RoutingOp & { n: number });
 
 export type Reply = { n: number; ok: true; value: unknown } | { n: number; ok: false; message: string };
 

@@ -51,6 +51,46 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX responses_created_at ON responses (created_at);
     `,
   },
+  {
+    version: 2,
+    name: 'router configs, sessions, route decisions (issue 9)',
+    // router_configs: (org, id) key, (org, name) unique: a config is addressed
+    // by either. session_messages: one row per message (an append is an
+    // INSERT, so two calls of one session never overwrite each other's turn);
+    // seq orders them. route_decisions: written once, read by id.
+    up: `
+      CREATE TABLE router_configs (
+        org TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (org, id),
+        UNIQUE (org, name)
+      );
+      CREATE TABLE session_messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        org TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX session_messages_by_session ON session_messages (org, session_id, seq);
+      CREATE TABLE route_decisions (
+        org TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        PRIMARY KEY (org, id)
+      );
+      CREATE INDEX route_decisions_created_at ON route_decisions (created_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -23,6 +23,7 @@ import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { openDatabase } from './sqlite-open.ts';
 import type { ClientReady, HelloMessage, OwnerOp, Reply, WriteOp, WriterData, WriterEvent } from './sqlite-protocol.ts';
+import { routingWriter } from './sqlite-routing-ops.ts';
 
 const data = workerData as WriterData;
 const owner = parentPort!;
@@ -49,6 +50,8 @@ const putStmt = db.prepare(`
     response = excluded.response, input_items = excluded.input_items, messages = excluded.messages`);
 const deleteStmt = db.prepare('DELETE FROM responses WHERE org = ? AND id = ?');
 const purgeStmt = db.prepare('DELETE FROM responses WHERE created_at < ?');
+// Router configs, sessions, route decisions (issue 9).
+const applyRouting = routingWriter(db);
 const purgeChunkStmt = db.prepare('DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses WHERE created_at < ? LIMIT ?)');
 
 function apply(op: WriteOp): unknown {
@@ -60,6 +63,7 @@ function apply(op: WriteOp): unknown {
     }
     case 'delete': return deleteStmt.run(op.org, op.id).changes > 0;
     case 'purge': return purgeStmt.run(op.olderThan).changes;
+    default: return applyRouting(op);
   }
 }
 

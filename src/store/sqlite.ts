@@ -22,7 +22,8 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { StoreError, type ResponseStore, type Store, type StoredResponse } from './types.ts';
+import { StoreError, type ResponseStore, type RouteDecisionStore, type RouterConfigStore, type SessionStore, type Store, type StoredResponse } from './types.ts';
+import { SqliteRouteDecisions, SqliteRouterConfigs, SqliteSessions } from './sqlite-routing.ts';
 import { dbPath, openDatabase } from './sqlite-open.ts';
 import { ownedLink, remoteLink, type WriterLink } from './sqlite-link.ts';
 
@@ -82,6 +83,9 @@ class SqliteResponses implements ResponseStore {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly responses: ResponseStore;
+  readonly routerConfigs: RouterConfigStore;
+  readonly sessions: SessionStore;
+  readonly routeDecisions: RouteDecisionStore;
   readonly path: string;
   private readonly db: Database.Database;
   private readonly link: WriterLink;
@@ -98,6 +102,9 @@ export class SqliteStore implements Store {
         ? ownedLink({ dir: opts.dir, path: this.path, ttlMs: opts.ttlMs, purgeIntervalMs: opts.purgeIntervalMs })
         : remoteLink(this.path);
       this.responses = new SqliteResponses(this.db, this.link, opts.ttlMs, this.path);
+      this.routerConfigs = new SqliteRouterConfigs(this.db, this.link, this.path);
+      this.sessions = new SqliteSessions(this.db, this.link, this.path);
+      this.routeDecisions = new SqliteRouteDecisions(this.db, this.link, this.path);
     } catch (e) {
       this.db.close();
       throw e;

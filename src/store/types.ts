@@ -52,10 +52,83 @@ export interface ResponseStore {
   purge(olderThan: number): Promise<number>;
 }
 
+/**
+ * One router config (issue 9; the rules.ts RouterConfig) as stored. `config`
+ * is the JSON of its body without `id` and `version` (those are columns).
+ * Names are unique per org; `version` starts at 1 and increases by one on
+ * every change (optimistic concurrency: an update names the version it read).
+ */
+export interface StoredRouterConfig {
+  readonly id: string;
+  readonly org: string;
+  readonly name: string;
+  readonly version: number;
+  readonly config: string;
+  /** Where the current content came from: the YAML (seeded at start) or the admin API. */
+  readonly source: 'yaml' | 'api';
+  /** Unix milliseconds. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** What a conditional write found: done, or why not. */
+export type RouterConfigWrite =
+  | { ok: true; row: StoredRouterConfig }
+  | { ok: false; reason: 'not_found' | 'version_conflict' | 'name_taken'; current?: number };
+
+export interface RouterConfigStore {
+  list(org: string): Promise<StoredRouterConfig[]>;
+  /** By id (a UUID) or by name. */
+  get(org: string, idOrName: string): Promise<StoredRouterConfig | undefined>;
+  /** Inserts with version 1; name_taken when another config of the org has the name. */
+  create(row: Omit<StoredRouterConfig, 'version' | 'updatedAt'>): Promise<RouterConfigWrite>;
+  /** Replaces name and body if the stored version is `expectedVersion`; the version becomes expectedVersion + 1. */
+  update(org: string, id: string, expectedVersion: number, name: string, config: string, source: 'yaml' | 'api', updatedAt: number): Promise<RouterConfigWrite>;
+  /** Deletes if present (and, when given, at `expectedVersion`). */
+  delete(org: string, id: string, expectedVersion?: number): Promise<RouterConfigWrite | { ok: true; row: null }>;
+}
+
+/** One message of a session (POST /v1/model-router/invoke session_id). */
+export interface SessionMessage {
+  readonly role: string;
+  readonly content: string;
+  /** Estimated tokens (routing/tokens.ts), stored so the budget is summed without re-scanning. */
+  readonly tokens: number;
+}
+
+export interface SessionStore {
+  /**
+   * The session's most recent messages, oldest first, whose tokens sum to at
+   * most `tokenBudget` (whole messages: the oldest that would cross it and
+   * everything before it are left out).
+   */
+  recent(org: string, sessionId: string, tokenBudget: number): Promise<SessionMessage[]>;
+  /** Appends in order (one atomic write: concurrent calls of one session interleave whole turns, none is lost); keeps the newest `keep` messages. */
+  append(org: string, sessionId: string, messages: readonly SessionMessage[], at: number, keep: number): Promise<void>;
+}
+
+/** A stored routing decision of /v1/model-router/invoke (GET /v1/route-decisions/{id}). */
+export interface StoredRouteDecision {
+  readonly id: string;
+  readonly org: string;
+  /** Unix milliseconds. */
+  readonly createdAt: number;
+  /** The decision object (JSON text) as GET returns it. */
+  readonly decision: string;
+}
+
+export interface RouteDecisionStore {
+  put(d: StoredRouteDecision): Promise<void>;
+  get(org: string, id: string): Promise<StoredRouteDecision | undefined>;
+}
+
 /** Every state interface of one process; `close` flushes pending writes. */
 export interface Store {
   readonly kind: 'sqlite' | 'redis';
   readonly responses: ResponseStore;
+  readonly routerConfigs: RouterConfigStore;
+  readonly sessions: SessionStore;
+  readonly routeDecisions: RouteDecisionStore;
   close(): Promise<void>;
 }
 

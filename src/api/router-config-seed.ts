@@ -1,0 +1,75 @@
+/**
+ * Seeding the store with the YAML's router configs (routing.configs), once
+ * per start, before any HTTP thread serves.
+ *
+ * YAML and store disagreeing: the YAML is authoritative for the names it
+ * lists, at start-up. A YAML config whose name is not in the store is
+ * created (version 1, source "yaml"); one whose stored content differs is
+ * replaced by the YAML's (version + 1, source "yaml"); an identical one is
+ * left alone (same id and version, so restarts do not bump versions). So an
+ * admin-API change to a YAML-listed config lasts until the next restart;
+ * configs created through the API (names not in the YAML) are never touched,
+ * and removing a config from the YAML does not delete it from the store.
+ *
+ * Why a connection of its own rather than the writer thread: this runs
+ * synchronously before the server listens (the writer thread starts lazily,
+ * ~0.3 s, and would be started by every server start that lists configs).
+ * In WAL mode it waits for another process's writer through busy_timeout;
+ * no writer of this process exists yet.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { validateRouterConfig } from '../routing/rules-validate.ts';
+import type { RouterConfig } from '../routing/rules.ts';
+import { openDatabase } from '../store/sqlite-open.ts';
+import { routingWriter } from '../store/sqlite-routing-ops.ts';
+import { DEFAULT_ORG } from '../store/types.ts';
+import type { Config } from '../config/schema.ts';
+import { configBody } from './router-config-registry.ts';
+import { randomUUID } from 'node:crypto';
+
+export class SeedError extends Error {
+  override name = 'SeedError';
+}
+
+/** The profile's model names and K from its manifest (profile.json), without loading its tables; empty when unreadable (the load reports that). */
+function manifestOf(dir: string): { models: string[]; k: number | undefined } {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')) as { models?: { name?: unknown }[]; k?: unknown };
+    return { models: (m.models ?? []).map((x) => String(x.name)), k: typeof m.k === 'number' ? m.k : undefined };
+  } catch {
+    return { models: [], k: undefined };
+  }
+}
+
+export interface SeedResult { created: string[]; updated: string[]; unchanged: string[] }
+
+/** Throws SeedError naming `routing.configs[i].field` for an unknown model or cluster. */
+export function seedRouterConfigs(config: Readonly<Config>, cwd: string = process.cwd()): SeedResult {
+  const out: SeedResult = { created: [], updated: [], unchanged: [] };
+  const list = config.routing.configs as unknown as RouterConfig[];
+  if (list.length === 0) return out;
+  const man = manifestOf(config.router.profile);
+  const known = new Set([...config.providers.models.map((m) => m.name), ...man.models, ...config.routing.extra_models]);
+  const problems = list.flatMap((c, i) => validateRouterConfig(c, { knownModels: known, clusterCount: man.k, at: `routing.configs[${i}]` }));
+  if (problems.length) throw new SeedError(`config: ${problems.map((p) => `"${p.field}" ${p.message}`).join('; ')}`);
+
+  const db = openDatabase(resolve(cwd, config.state.dir), { migrate: true, readOnly: false });
+  try {
+    const apply = routingWriter(db);
+    const byName = db.prepare<[string, string], { id: string; version: number; config: string }>('SELECT id, version, config FROM router_configs WHERE org = ? AND name = ?');
+    db.transaction(() => {
+      const now = Date.now();
+      for (const c of list) {
+        const body = configBody(c);
+        const cur = byName.get(DEFAULT_ORG, c.name);
+        if (!cur) { apply({ op: 'rc_create', row: { org: DEFAULT_ORG, id: randomUUID(), name: c.name, config: body, source: 'yaml', createdAt: now } }); out.created.push(c.name); }
+        else if (cur.config !== body) { apply({ op: 'rc_update', org: DEFAULT_ORG, id: cur.id, expectedVersion: cur.version, name: c.name, config: body, source: 'yaml', updatedAt: now }); out.updated.push(c.name); }
+        else out.unchanged.push(c.name);
+      }
+    }).immediate();
+  } finally {
+    db.close();
+  }
+  return out;
+}
