@@ -2,9 +2,11 @@
  * How a thread's writes reach the one writer thread (sqlite-writer.ts) of its
  * database, and how that thread is started and stopped.
  *
- * - OwnedWriter (the main thread): starts the writer Worker on the first write
- *   or the first HTTP thread's hello (lazily: a process that never writes, such
- *   as most of the test suite, never pays its ~0.3 s start), talks over the
+ * - OwnedWriter (the main thread): starts the writer Worker on the first write,
+ *   the first HTTP thread's hello, or the first purge tick (lazily: a process
+ *   that never writes, such as most of the test suite, never pays its start,
+ *   0.9-2.5 s measured on the loaded 2-core dev machine, mostly tsx compiling
+ *   the writer's modules; the first write waits for it), talks over the
  *   Worker's port, and stops it when the last store on that path in this
  *   process closes (reference counted: two servers of one test process on one
  *   state.dir share it).
