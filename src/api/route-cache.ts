@@ -30,7 +30,9 @@
  * 1,024 bytes for the default 11-model profile (268 of key, 754 of JSON),
  * so 10.5 MB at the default 10,000 entries (the JS-heap cache it replaces
  * held ~0.75 KB an entry, all of it for the GC to trace and copy). A decision that does not fit (only if the profile changed
- * between sizing and loading) is not cached, counted as `oversize`.
+ * between sizing and loading) is not cached, counted as `oversize`. The
+ * slot grows with the model count (~55 B a model with 20-char names): a
+ * 200-model profile takes ~10 KB a slot, 102 MB at 10,000 entries.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +49,8 @@ const VERBATIM_MAX = 256;
 const NUM = '0'.repeat(24);
 /** Slot size when the profile's models cannot be read at start-up (its load will then fail anyway). */
 const FALLBACK_SLOT_BYTES = 2048;
+/** ShmCache's own bound; a profile with thousands of models would need more: its decisions are then not cached (oversize). */
+const MAX_SLOT_BYTES = 1 << 20;
 
 const V = 0x76, H = 0x68, U = 0x75;
 
@@ -71,8 +75,19 @@ export function decisionSlotBytes(models: readonly string[]): number {
   return (keyBytesBound(models.length) + decisionBytesBound(models) + 7) & ~7;
 }
 
+/**
+ * Allocates the whole cache up front (unlike the JS-heap cache, which grew as
+ * it filled): a failed allocation is a start-up error naming router.cache_size
+ * and the bytes it asked for, not a bare RangeError.
+ */
 export function createDecisionCacheBuffer(capacity: number, models: readonly string[] | undefined): SharedArrayBuffer {
-  return ShmCache.create({ capacity, slotBytes: capacity === 0 ? 1 : models ? decisionSlotBytes(models) : FALLBACK_SLOT_BYTES });
+  const slotBytes = capacity === 0 ? 1 : Math.min(MAX_SLOT_BYTES, models ? decisionSlotBytes(models) : FALLBACK_SLOT_BYTES);
+  try {
+    return ShmCache.create({ capacity, slotBytes });
+  } catch (e) {
+    const mb = Math.round(ShmCache.bytesFor({ capacity, slotBytes }) / 1e6);
+    throw new Error(`router.cache_size ${capacity} needs ${mb} MB of shared memory (${slotBytes} B a slot for this profile's decisions) and the allocation failed (${(e as Error).message}): lower router.cache_size`);
+  }
 }
 
 /**
