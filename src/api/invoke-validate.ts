@@ -193,8 +193,9 @@ export function parseInvokeJson(body: Buffer): unknown {
   try {
     return JSON.parse(s);
   } catch (e) {
+    // V8 names the position, except for a body cut short: then it is the end.
     const pos = /position (\d+)/.exec((e as Error).message);
-    return failJson(pos ? Number(pos[1]) : 0, (e as Error).message);
+    return failJson(pos ? Number(pos[1]) : /end of JSON input/.test((e as Error).message) ? s.length : 0, (e as Error).message);
   }
 }
 
