@@ -18,12 +18,14 @@ export interface Echo {
   requests: any[];
   /** Next answers fail with this status (0 = answer). */
   failWith: number;
+  /** Answer `ok <n messages>` instead of the JSON of every message (keeps session histories small). */
+  short: boolean;
   close(): Promise<void>;
 }
 
 /** Content = JSON {n, roles, contents} of the messages received; tools -> one tool call; usage with cached tokens. */
 export async function startEcho(): Promise<Echo> {
-  const state: Echo = { url: '', requests: [], failWith: 0, close: async () => {} };
+  const state: Echo = { url: '', requests: [], failWith: 0, short: false, close: async () => {} };
   const srv: HttpServer = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -32,7 +34,7 @@ export async function startEcho(): Promise<Echo> {
       state.requests.push(body);
       if (state.failWith) { res.writeHead(state.failWith, { 'content-type': 'application/json' }); res.end('{"error":{"message":"echo: failing"}}'); return; }
       const msgs = body.messages as { role: string; content: string }[];
-      const content = JSON.stringify({ n: msgs.length, roles: msgs.map((m) => m.role), contents: msgs.map((m) => m.content) });
+      const content = state.short ? `ok ${msgs.length}` : JSON.stringify({ n: msgs.length, roles: msgs.map((m) => m.role), contents: msgs.map((m) => m.content) });
       const message: Record<string, unknown> = { role: 'assistant', content };
       if (Array.isArray(body.tools) && body.tools.length) message.tool_calls = [{ id: 'call_1', type: 'function', function: { name: body.tools[0].function?.name ?? 'f', arguments: '{"q":1}' } }];
       res.writeHead(200, { 'content-type': 'application/json' });
