@@ -48,6 +48,12 @@ export const ERRORS = {
   config_version_conflict: { status: 409, message: 'The router config changed since the given version; read it again and retry.' },
   /** DELETE (or rename) of the default router config (routing.default_config). */
   default_config_protected: { status: 409, message: 'The default router config cannot be deleted or renamed; change routing.default_config first.' },
+  /** Issue 11: the API key is valid but lacks the role the endpoint needs (e.g. admin; src/edge/auth.ts hasRole). */
+  forbidden: { status: 403, message: 'This API key lacks the role this endpoint needs.' },
+  /** Issue 11: the organisation's or the key's requests or tokens per minute are spent; Retry-After and x-ratelimit-* say when (OpenAI's code). */
+  rate_limit_exceeded: { status: 429, message: 'Rate limit exceeded; retry after the Retry-After interval.' },
+  /** Issue 11: X-GR-Guardrails: moderate (or the organisation's default) found personal data in the request; `kinds` names what, never the values. */
+  pii_detected: { status: 400, message: 'The request contains personal data the guardrail blocks.' },
   /** POST /v1/model-router/invoke: the body does not match Feather's schema (FastAPI's 422; `detail` lists each problem). */
   validation_error: { status: 422, message: 'The request body does not match the schema.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { providerNames } from '../providers/registry.ts';
+import { TENANTS_SCHEMA, type TenantConfig } from './tenants.ts';
 
 // Computed here rather than imported from src/fit/options.ts: that module pulls
 // the fitting code (k-means, CSV) into the server's start-up for one constant.
@@ -97,6 +98,10 @@ export interface Config {
   state: StateConfig;
   /** Rule routing (issue 9): router configs, tiers, sessions; see docs/rules-api.md. */
   routing: RoutingConfig;
+  /** Organisations, their keys, limits and guardrail defaults (src/config/tenants.ts; README "Operating"). */
+  tenants: TenantConfig[];
+  /** GET /metrics (src/edge/metrics.ts): public = served without an API key. */
+  metrics: { public: boolean };
 }
 
 export interface RoutingConfig {
@@ -244,6 +249,8 @@ export function defaults(): Config {
     // 30 days: what OpenAI documents for stored responses.
     state: { dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000 },
     routing: { configs: [], default_config: null, extra_models: [], tiers: { economy: 1, standard: 5 }, sessions: { token_budget: 4_000, max_messages: 200 } },
+    tenants: [],
+    metrics: { public: false },
   };
 }
 
@@ -428,6 +435,8 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    tenants: TENANTS_SCHEMA,
+    metrics: { type: 'object', additionalProperties: false, properties: { public: { type: 'boolean' } } },
   },
   // The ONNX embedder's pool belongs to the process: N HTTP threads would each
   // start one (N x the model's memory and threads). "auto" resolves to 1 there.

@@ -41,7 +41,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.ts';
 import { Exchange, tooLarge, type Lifecycle } from './exchange.ts';
 import { SseResponse } from './sse-response.ts';
 import type { Cors } from './cors.ts';
-import type { KeyCheck } from './auth.ts';
+import { Tenancy, type Caller, type KeyCheck } from './auth.ts';
 import { ApiError, type ErrorDialect } from '../errors.ts';
 import type { BinaryReply, ResponseSink } from '../api/sink.ts';
 import type { Engine } from '../api/engine.ts';
@@ -63,10 +63,15 @@ export interface RequestContext {
   /** This request's id: the client's sane x-request-id, or a generated one; on every response. */
   readonly requestId: string;
   /**
-   * Who is calling: null without API keys; 'api_key' when one matched.
-   * A placeholder for per-key identities (tenants, limits) to come.
+   * The caller's organisation (src/edge/auth.ts): the tenant whose key was
+   * presented, DEFAULT_ORG for server.api_keys and when no keys are required.
+   * Every read or write of stored data is scoped by it.
    */
-  readonly caller: string | null;
+  readonly org: string;
+  /** Which key was presented (an id such as `env:ORG_A_KEY`, never the key); null when none is required. */
+  readonly keyId: string | null;
+  /** The whole identity: roles (hasRole(q.caller, 'admin')), rate-limit budgets, guardrail default. */
+  readonly caller: Caller;
   readonly engine: Engine;
   /**
    * The request body (methods with a body); empty otherwise. A one-chunk body
@@ -97,6 +102,8 @@ export interface MountOptions {
   engine: Engine;
   life: Lifecycle;
   check: KeyCheck | undefined;
+  /** The caller when `check` is undefined (no keys configured): the default organisation with its limits. Default: Tenancy.PUBLIC. */
+  anonymous?: Caller | null;
   cors: Cors | null;
   bodyLimit: number;
 }
@@ -116,9 +123,11 @@ class Context implements RequestContext {
     readonly contentType: string,
     readonly accept: string,
     readonly requestId: string,
-    readonly caller: string | null,
+    readonly caller: Caller,
     readonly engine: Engine,
   ) {}
+  get org(): string { return this.caller.org; }
+  get keyId(): string | null { return this.caller.keyId; }
 }
 
 /**
@@ -299,24 +308,25 @@ function answerPreflight(x: Exchange, headers: readonly (readonly [string, strin
  */
 export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: MountOptions): void {
   const { engine, life, check, cors, bodyLimit } = o;
+  const anonymous = o.anonymous ?? Tenancy.PUBLIC;
   const notFound = describeRoutes(routes);
 
-  /** The prologue every request shares: id, CORS, preflight, auth. false = answered already. */
-  const prologue = (x: Exchange, req: HttpRequest, auth: boolean, methods: string): boolean => {
+  /** The prologue every request shares: id, CORS, preflight, auth. null = answered already. */
+  const prologue = (x: Exchange, req: HttpRequest, auth: boolean, methods: string): Caller | null => {
     x.requestId = requestId(req.getHeader('x-request-id'));
     if (cors !== null) {
       const allowed = cors.forOrigin(req.getHeader('origin'));
       x.extraHeaders = allowed;
       if (x.method === 'options' && req.getHeader('access-control-request-method') !== '') {
         answerPreflight(x, allowed && cors.preflight(allowed, methods, req.getHeader('access-control-request-headers')));
-        return false;
+        return null;
       }
     }
-    if (auth && check && !check(req.getHeader('authorization'), req.getHeader('x-api-key'))) {
-      x.sendError(new ApiError('unauthorized'));
-      return false;
-    }
-    return true;
+    if (!auth) return Tenancy.PUBLIC;
+    if (check === undefined) return anonymous;
+    const caller = check(req.getHeader('authorization'), req.getHeader('x-api-key'));
+    if (caller === null) x.sendError(new ApiError('unauthorized'));
+    return caller;
   };
 
   for (const g of compile(routes)) {
@@ -325,7 +335,8 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: M
       const method = req.getMethod();
       const x = new Exchange(res, method, url, life);
       x.dialect = g.dialect;
-      if (!prologue(x, req, g.auth, g.methods)) return;
+      const caller = prologue(x, req, g.auth, g.methods);
+      if (caller === null) return;
       const c = g.byMethod.get(method);
       if (c === undefined) return x.sendError(new ApiError('method_not_allowed', `${g.pattern} allows ${g.methods} only.`), g.allow);
       let params: Readonly<Record<string, string>> = NO_PARAMS;
@@ -339,7 +350,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: M
         }
       }
       const ctx = new Context(method, url, req.getQuery() ?? '', params, req.getHeader('content-type'), req.getHeader('accept'),
-        x.requestId, check ? 'api_key' : null, engine);
+        x.requestId, caller, engine);
       if (c.hooks !== undefined) {
         try {
           for (const h of c.hooks) h(ctx);
@@ -360,7 +371,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: M
     const x = new Exchange(res, req.getMethod(), req.getUrl(), life);
     // Unknown /v1/ paths are OpenAI-compatible territory: SDKs parse the error there.
     if (x.path.startsWith('/v1/')) x.dialect = 'openai';
-    if (!prologue(x, req, true, CATCH_ALL_METHODS)) return;
+    if (prologue(x, req, true, CATCH_ALL_METHODS) === null) return;
     x.sendError(notFoundError(x, notFound));
   });
 }

@@ -24,7 +24,8 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { uws, UWS_NATIVE, listen, closeApp, type TemplatedApp } from './uws.ts';
 import { Lifecycle } from './exchange.ts';
-import { makeKeyCheck } from './auth.ts';
+import { Tenancy } from './auth.ts';
+import { scopedResponses } from '../store/scoped.ts';
 import { Cors } from './cors.ts';
 import { mountRoutes, type RouteDef } from './registry.ts';
 import { channels } from '../diagnostics.ts';
@@ -58,10 +59,10 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
-    { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, q.engine.store.responses, s, q.requestId) },
-    { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, q.engine.store.responses, q.query) },
-    { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, q.engine.store.responses) },
-    { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, q.engine.store.responses) },
+    { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId) },
+    { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org), q.query) },
+    { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org)) },
+    { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, scopedResponses(q.engine.store.responses, q.org)) },
     { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },
     { method: 'GET', path: '/v1/models/*id', dialect: 'openai', json: (q) => handleModel(q.params.id, q.engine) },
     { method: 'GET', path: '/v1/model-health', dialect: 'switchyard', json: (q) => handleModelHealth(q.query, q.engine) },
@@ -87,9 +88,12 @@ export interface AppDeps {
 
 export function buildApp({ engine, life, config, health }: AppDeps): TemplatedApp {
   const app = uws.App();
+  // Each HTTP thread resolves the same keys (env copied at thread start) and numbers the budgets alike.
+  const tenancy = Tenancy.fromConfig(config);
   mountRoutes(app, routes(health), {
     engine, life,
-    check: makeKeyCheck(config.server.api_keys),
+    check: tenancy.check,
+    anonymous: tenancy.anonymous,
     cors: Cors.from(config.server.cors.allowed_origins),
     bodyLimit: config.server.body_limit,
   });
@@ -134,6 +138,8 @@ export interface Server {
  * instead of silently sharing the traffic; see threads.ts for the threaded case).
  */
 export async function startServer(config: Readonly<Config>): Promise<Server> {
+  // Keys resolved once here, so a missing env var or a duplicate key is a start-up error before any thread boots.
+  Tenancy.fromConfig(config);
   // Process-wide state every HTTP thread's Engine shares: model health (providers/health.ts).
   // Add entries here to give every thread another SharedArrayBuffer (threads.ts passes the bag on).
   const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers), [DECISION_CACHE_KEY]: createDecisionCacheFor(config), [ROUTER_CONFIGS_KEY]: createRouterConfigsBuffer() };

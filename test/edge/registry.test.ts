@@ -17,7 +17,7 @@ import type { Engine } from '../../src/api/engine.ts';
 
 const ROUTES: RouteDef[] = [
   { method: 'GET', path: '/open', dialect: 'switchyard', auth: false, json: () => '{"open":true}' },
-  { method: 'GET', path: '/v1/things/:id', dialect: 'openai', json: (q) => JSON.stringify({ get: q.params.id, query: q.query, rid: q.requestId, caller: q.caller }) },
+  { method: 'GET', path: '/v1/things/:id', dialect: 'openai', json: (q) => JSON.stringify({ get: q.params.id, query: q.query, rid: q.requestId, caller: q.keyId, org: q.org }) },
   { method: 'DELETE', path: '/v1/things/:id', dialect: 'openai', json: (q) => JSON.stringify({ deleted: q.params.id }) },
   { method: 'GET', path: '/v1/things/:id/parts/:part', dialect: 'openai', json: (q) => JSON.stringify(q.params) },
   { method: 'GET', path: '/v1/models/*id', dialect: 'openai', json: (q) => JSON.stringify({ id: q.params.id }) },
@@ -54,6 +54,7 @@ describe('route registry', () => {
     assert.equal(r.json.get, 'a b');
     assert.equal(r.json.query, 'x=1&y=%20');
     assert.equal(r.json.caller, null);
+    assert.equal(r.json.org, 'default');
     assert.deepEqual((await call(s.base, '/v1/things/t1/parts/p2')).json, { id: 't1', part: 'p2' });
   });
 
@@ -111,7 +112,8 @@ describe('route registry', () => {
     assert.equal((await call(k.base, '/open')).status, 200);
     const ok = await call(k.base, '/v1/things/x', { headers: { authorization: 'Bearer secret-key-1' } });
     assert.equal(ok.status, 200);
-    assert.equal(ok.json.caller, 'api_key');
+    assert.equal(ok.json.caller, 'server.api_keys[0]');
+    assert.equal(ok.json.org, 'default');
     assert.equal((await call(k.base, '/v1/nope', { headers: { 'x-api-key': 'secret-key-1' } })).status, 404);
   });
 

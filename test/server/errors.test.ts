@@ -186,7 +186,9 @@ describe('503 router_not_ready before the profile has loaded', () => {
 const PINNED: Readonly<Record<string, number>> = {
   invalid_request: 400,
   upstream_rejected: 400,
+  pii_detected: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   model_not_found: 404,
   response_not_found: 404,
@@ -194,6 +196,7 @@ const PINNED: Readonly<Record<string, number>> = {
   payload_too_large: 413,
   no_candidate: 422,
   upstream_rate_limited: 429,
+  rate_limit_exceeded: 429,
   internal_error: 500,
   upstream_error: 502,
   router_not_ready: 503,
