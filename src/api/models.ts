@@ -10,17 +10,26 @@
 import { ApiError, invalid } from '../errors.ts';
 import { ROUTER_ALIASES } from '../config/schema.ts';
 import type { Engine } from './engine.ts';
+import { catalogOf, listMetadata } from './catalog.ts';
+import { filterFromQuery, matches } from './catalog-list.ts';
 
-export function handleModels(_query: string, engine: Engine): string {
+export function handleModels(query: string, engine: Engine): string {
   const rt = engine.gateway;
-  const data: Record<string, unknown>[] = [{
+  // GreatRouter's list filters (catalog-list.ts); with any filter the `auto` entry is left out (it has no catalog metadata).
+  const filter = filterFromQuery(query);
+  const filtered = Object.keys(filter).length > 0;
+  const catalog = catalogOf(engine);
+  const data: Record<string, unknown>[] = filtered ? [] : [{
     id: ROUTER_ALIASES[0], object: 'model', created: rt.created, owned_by: 'switchyard',
     // Models `auto` can pick: configured and in the profile (null until the profile has loaded).
     switchyard: { aliases: ROUTER_ALIASES, routable: engine.ready ? rt.models.filter((m) => engine.ready!.router.modelIndex.has(m)) : null },
   }];
   for (const m of rt.config.models) {
+    const e = catalog.byName.get(m.name)!;
+    if (filtered && !matches(e, filter)) continue;
     const entry: Record<string, unknown> = { id: m.name, object: 'model', created: rt.created, owned_by: m.api_format };
     if (m.pricing) entry.pricing = { currency: m.pricing.currency ?? 'USD', prompt_per_1m: m.pricing.prompt_per_1m, completion_per_1m: m.pricing.completion_per_1m };
+    Object.assign(entry, listMetadata(e));
     data.push(entry);
   }
   return JSON.stringify({ object: 'list', data });
@@ -46,6 +55,9 @@ export function handleModelHealth(query: string, engine: Engine): string {
   if (raw !== null) {
     const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (names.length === 0) throw invalid('models', 'must list at least one model name (comma-separated), or be omitted for all');
+    // GreatRouter's SDK sends catalog ids (provider/model): resolved to the configured name.
+    const catalog = catalogOf(engine);
+    for (let i = 0; i < names.length; i++) names[i] = catalog.byId.get(names[i])?.name ?? names[i];
     for (const n of names) if (!rt.routes.has(n)) throw invalid('models', `names ${JSON.stringify(n.slice(0, 200))}, which is not a configured model (configured: ${rt.models.join(', ') || 'none'})`);
     models = names;
   }

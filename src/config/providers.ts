@@ -11,6 +11,7 @@
  * is never part of the frozen Config that threads and logs can see.
  */
 import { ROUTER_ALIASES, type ProvidersConfig } from './schema.ts';
+import { catalogProblems } from './catalog.ts';
 
 export function providerProblems(p: ProvidersConfig, env: Readonly<Record<string, string | undefined>>): string[] {
   const out: string[] = [];
@@ -34,5 +35,7 @@ export function providerProblems(p: ProvidersConfig, env: Readonly<Record<string
     const t = { ...p.timeouts, ...m.timeouts };
     if (t.first_byte_ms > t.total_ms) out.push(`"${at}.timeouts": first_byte_ms (${t.first_byte_ms}) is over total_ms (${t.total_ms})`);
   });
+  // Catalog ids, provider slugs and the input/output JSON schemas (issue 10).
+  out.push(...catalogProblems(p.models));
   return out;
 }

@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { providerNames } from '../providers/registry.ts';
+import { CATALOG_SCHEMA, type CatalogConfig } from './catalog.ts';
 import { TENANTS_SCHEMA, type TenantConfig } from './tenants.ts';
 
 // Computed here rather than imported from src/fit/options.ts: that module pulls
@@ -166,6 +167,8 @@ export interface ProviderModelConfig {
   headers?: Record<string, string>;
   /** Anthropic requires max_tokens: used when the client sends none (default 1024). */
   default_max_tokens?: number;
+  /** GreatRouter catalog metadata (src/config/catalog.ts, docs/greatrouter.md); omitted = defaults. */
+  catalog?: CatalogConfig;
 }
 
 export interface HealthConfig {
@@ -311,6 +314,7 @@ const PROVIDERS_SCHEMA = {
           timeouts: { type: 'object', additionalProperties: false, properties: TIMEOUT_KEYS },
           headers: HEADERS_SCHEMA,
           default_max_tokens: int(1, 10_000_000),
+          catalog: CATALOG_SCHEMA,
         },
       },
     },

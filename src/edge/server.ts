@@ -36,6 +36,10 @@ import { handleHealth, type HealthInfo } from '../api/health.ts';
 import { handleChat } from '../api/chat.ts';
 import { handleCreateResponse, handleDeleteResponse, handleGetResponse, handleListInputItems } from '../api/responses.ts';
 import { handleModel, handleModelHealth, handleModels } from '../api/models.ts';
+import { handleModelQuery } from '../api/catalog-list.ts';
+import { handleCatalogModel, handleFamilies, handleFamily, handlePriceTiers, handleSchema, handleTags, handleTaxonomy, handleValidate } from '../api/catalog-browse.ts';
+import { handlePriceComparison, handleRecommend, handleSuggest } from '../api/auto-suggest.ts';
+import { handleAutoRoute, handleModelsRoute } from '../api/auto-route.ts';
 import { handleRouteModel } from '../api/route-model.ts';
 import { handleGetRouteDecision, handleInvoke } from '../api/invoke.ts';
 import { handleCreateConfig, handleDeleteConfig, handleGetConfig, handleListConfigs, handlePatchConfig, handleReplaceConfig } from '../api/router-configs.ts';
@@ -66,6 +70,24 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/v1/models', dialect: 'openai', json: (q) => handleModels(q.query, q.engine) },
     { method: 'GET', path: '/v1/models/*id', dialect: 'openai', json: (q) => handleModel(q.params.id, q.engine) },
     { method: 'GET', path: '/v1/model-health', dialect: 'switchyard', json: (q) => handleModelHealth(q.query, q.engine) },
+    // GreatRouter (issue 10, docs/greatrouter.md): catalog, suggestions, auto and explicit routing; OpenAI's error shape throughout.
+    // uWS matches static > :param > *rest, so these coexist with /v1/models/*id (catalog-browse.ts says which wins where).
+    { method: 'GET', path: '/v1/models/:provider/:model', dialect: 'openai', json: (q) => handleCatalogModel(q.params.provider, q.params.model, q.engine) },
+    { method: 'GET', path: '/v1/models/:provider/:model/input-schema', dialect: 'openai', json: (q) => handleSchema(q.params.provider, q.params.model, 'input', q.engine) },
+    { method: 'GET', path: '/v1/models/:provider/:model/output-schema', dialect: 'openai', json: (q) => handleSchema(q.params.provider, q.params.model, 'output', q.engine) },
+    { method: 'POST', path: '/v1/models/:provider/:model/validate-input', dialect: 'openai', json: (q) => handleValidate(q.params.provider, q.params.model, 'input', q.body, q.engine) },
+    { method: 'POST', path: '/v1/models/:provider/:model/validate-output', dialect: 'openai', json: (q) => handleValidate(q.params.provider, q.params.model, 'output', q.body, q.engine) },
+    { method: 'POST', path: '/v1/models/query', dialect: 'openai', json: (q) => handleModelQuery(q.body, q.engine) },
+    { method: 'GET', path: '/v1/models/tags', dialect: 'openai', json: (q) => handleTags(q.engine) },
+    { method: 'GET', path: '/v1/models/price-tiers', dialect: 'openai', json: (q) => handlePriceTiers(q.engine) },
+    { method: 'POST', path: '/v1/models/price-comparison', dialect: 'openai', json: (q) => handlePriceComparison(q.body, q.engine) },
+    { method: 'POST', path: '/v1/models/recommend', dialect: 'openai', json: (q) => handleRecommend(q.body, q.engine) },
+    { method: 'POST', path: '/v1/models/route', dialect: 'openai', sink: (q, s) => handleModelsRoute(q.body, q.engine, s) },
+    { method: 'POST', path: '/v1/auto/suggest', dialect: 'openai', json: (q) => handleSuggest(q.body, q.engine) },
+    { method: 'POST', path: '/v1/auto/route', dialect: 'openai', sink: (q, s) => handleAutoRoute(q.body, q.engine, s) },
+    { method: 'GET', path: '/v1/catalog/taxonomy', dialect: 'openai', json: (q) => handleTaxonomy(q.engine) },
+    { method: 'GET', path: '/v1/catalog/families', dialect: 'openai', json: (q) => handleFamilies(q.query, q.engine) },
+    { method: 'GET', path: '/v1/catalog/families/*id', dialect: 'openai', json: (q) => handleFamily(q.params.id, q.engine) },
     // Rule routing (issue 9): 2Signal, Feather, and the router-config admin API (docs/rules-api.md).
     { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine) },
     { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId) },
