@@ -166,7 +166,8 @@ async function run(engine: Engine, req: InvokeRequest, sink: ResponseSink, t0: n
   const writes: Promise<void>[] = [store.routeDecisions.put({ id, org: DEFAULT_ORG, createdAt: now, decision: JSON.stringify(decisionOf(id, req, plan, res, body, requestId, history.length)) })];
   if (req.sessionId !== null) {
     const turn: SessionMessage[] = req.messages.map((m) => ({ role: m.role, content: m.content, tokens: estimateTokens(m.content) }));
-    turn.push({ role: 'assistant', content: body.content as string, tokens: estimateTokens(body.content as string) });
+    // A tool-call-only answer has no text: an empty assistant message replayed later is refused by some upstreams (Anthropic).
+    if (body.content !== '') turn.push({ role: 'assistant', content: body.content as string, tokens: estimateTokens(body.content as string) });
     writes.push(store.sessions.append(DEFAULT_ORG, req.sessionId, turn, now, engine.config.routing.sessions.max_messages));
   }
   await Promise.all(writes).catch(storeFailure);
