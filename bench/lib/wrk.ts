@@ -36,6 +36,8 @@ export interface WrkLoad {
   method?: 'GET' | 'POST';
   /** Bodies sent in rotation (a Uint8Array goes byte for byte: msgpack). */
   bodies?: (string | Uint8Array)[];
+  /** Request paths (with query) sent in rotation, in step with `bodies`; default the URL's path. E.g. GET /v1/responses/{id} over many ids. */
+  paths?: string[];
   /** Generate a unique ~200-char prompt per request (cache misses). */
   uniquePrompt?: boolean;
   /**
@@ -89,12 +91,14 @@ end
 `;
   }
   const bodies = load.bodies ?? [''];
+  const paths = load.paths ? `{${load.paths.map(luaString).join(',')}}` : 'nil';
   return `${common}
 local bodies = {${bodies.map((b) => (typeof b === 'string' ? luaString(b) : luaBytes(b))).join(',')}}
+local paths = ${paths}
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
+  return wrk.format(nil, paths and paths[(i % #paths) + 1], nil, bodies[(i % #bodies) + 1])
 end
 `;
 }
