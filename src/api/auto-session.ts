@@ -17,10 +17,14 @@
  *   contextual_boost = min(MAX_BOOST, BOOST_PER_PROMPT × k)      (0.1 per prompt, at most 0.3)
  *
  * is added to the confidence of T. When T is the prompt's own task its
- * confidence rises (capped at 1); when it is another task and T's boosted
- * confidence (1 − the winner's confidence, plus the boost) beats the
- * winner's, the task becomes T with decision "session". A `task` hint is
- * never overridden (boost reported as 0). Cost: one indexed SQLite read of
+ * confidence rises (capped at 1). When it is another task:
+ *   - a prompt with no evidence of its own (the classifier's fallback class
+ *     `text`, or no regex pattern matched: "make it shorter", "and in
+ *     German?") follows the session: task T, confidence 0.5 + boost;
+ *   - otherwise T wins only if its boosted confidence (1 − the winner's
+ *     confidence, plus the boost) beats the winner's.
+ * A switch says decision "session". A `task` hint or feedback is never
+ * overridden (boost reported as 0). Cost: one indexed SQLite read of
  * at most 10 short rows (a few µs) per request that names a session.
  */
 import { DEFAULT_ORG } from '../store/types.ts';
@@ -64,8 +68,9 @@ export function applySession(c: GrClassification, s: SessionContext): { classifi
   const boost = Math.min(MAX_BOOST, BOOST_PER_PROMPT * s.count);
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   if (s.task === c.task) return { classification: { ...c, confidence: r3(Math.min(1, c.confidence + boost)) }, boost };
-  const boosted = confidenceOf(c, s.task) + boost;
-  if (boosted <= c.confidence) return { classification: c, boost };
+  const ambiguous = c.subtask === 'text' || (c.decision === 'regex' && c.confidence < 0.9);
+  const boosted = ambiguous ? 0.5 + boost : confidenceOf(c, s.task) + boost;
+  if (!ambiguous && boosted <= c.confidence) return { classification: c, boost };
   return {
     classification: { ...c, task: s.task, confidence: r3(Math.min(1, boosted)), decision: 'session', reasoning: `Session context: ${s.count} of the last ${s.prompts} prompts were ${s.task} (${c.reasoning})` },
     boost,
