@@ -193,7 +193,16 @@ export async function serve(config: Readonly<Config>, engine: Engine, opts: Serv
   life.linger = { bytes: config.server.linger_bytes, ms: config.server.linger_ms };
   const health: HealthInfo = { uwsNative: UWS_NATIVE, startedAt: performance.now(), thread: opts.thread, threads: opts.threads };
   const app = buildApp({ engine, life, config, health });
-  const socket = await listen(app, config.server.host, opts.port, opts.exclusive);
+  let socket: Awaited<ReturnType<typeof listen>>;
+  try {
+    socket = await listen(app, config.server.host, opts.port, opts.exclusive);
+  } catch (e) {
+    // The Engine holds the store's link to its writer thread (a ref'd port while
+    // a write is pending, a reader connection): release it, or a failed start
+    // leaves the process unable to exit.
+    await engine.close();
+    throw e;
+  }
   const port = uws.us_socket_local_port(socket as never);
   // A closed listen socket must not be closed again (uWS frees it).
   let listening = true;
