@@ -35,7 +35,7 @@ import type { RouterConfig } from '../routing/rules.ts';
 import { DEFAULT_ORG, type RouterConfigWrite, type StoredRouterConfig } from '../store/types.ts';
 import { storeFailure } from './responses-read.ts';
 import { describe, parseJsonObject, type Json } from './validate.ts';
-import { configBody, knownModels, registryOf } from './router-config-registry.ts';
+import { compiledOf, configBody, entryOf, knownModels, registryOf } from './router-config-registry.ts';
 import type { Engine } from './engine.ts';
 import type { ResponseSink } from './sink.ts';
 
@@ -75,6 +75,12 @@ async function checked(engine: Engine, cfg: Json, selfId: string | null): Promis
   if (errors.length) {
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''}: see "errors")` : '';
     throw new ApiError('invalid_request', `"${errors[0].field}" ${errors[0].message}${more}`, errors[0].field, { errors });
+  }
+  // A config that validates but cannot compile (a keyword the RegExp engine refuses) must fail here, as a 400, not on every request that uses it.
+  try {
+    compiledOf(entryOf({ org: DEFAULT_ORG, id: selfId ?? '00000000-0000-4000-8000-000000000000', name: String(cfg.name), version: 1, config: configBody(cfg as unknown as RouterConfig), source: 'api', createdAt: 0, updatedAt: 0 }));
+  } catch (e) {
+    throw new ApiError('invalid_request', `"rules" cannot be compiled: ${(e as Error).message}`, 'rules');
   }
   return cfg as unknown as RouterConfig;
 }
