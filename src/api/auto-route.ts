@@ -35,6 +35,8 @@ import { describe, parseJsonObject, rejectUnknownFields, type Json } from './val
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const ms = (x: number) => Math.round(x * 1000) / 1000;
+/** Float noise off (1.68e-5, not 1.6800000000000002e-5): a price times a count is exact to far fewer digits. */
+const usd = (x: number | null) => (x === null ? null : Math.round(x * 1e10) / 1e10);
 
 /** `input` -> the chat request (400s name input.messages... / input.parameters...). */
 export function chatInputOf(input: Json, model: string): ChatInput {
@@ -121,7 +123,7 @@ export function handleAutoRoute(body: Buffer, engine: Engine, sink: ResponseSink
       model: { model: used?.entry.summary ?? null, cost_tier: used?.entry.priceTier ?? null, estimated_cost: used?.cost ?? null },
       price_comparison: priceComparison(ranking.ranked),
       result: resultOf(res),
-      cost_dollars: res.costUsd,
+      cost_dollars: usd(res.costUsd),
       fallback_chain: res.chain,
       timing: { classification_ms: ms(prep.classificationMs), routing_ms: ms(t2 - t1), inference_ms: ms(t3 - t2), total_ms: ms(performance.now() - t0) },
       context: { session_prompts: prep.session.prompts, contextual_boost: prep.boost },
@@ -190,7 +192,7 @@ export async function handleModelsRoute(body: Buffer, engine: Engine, sink: Resp
   const used = picked(ranking, res.model);
   sink.send(200, JSON.stringify({
     model: used?.entry.summary ?? null, cost_tier: used?.entry.priceTier ?? null, estimated_cost: used?.cost ?? null,
-    result: resultOf(res), cost_dollars: res.costUsd, fallback_chain: res.chain,
+    result: resultOf(res), cost_dollars: usd(res.costUsd), fallback_chain: res.chain,
     timing: { routing_ms: ms(t1 - t0), inference_ms: ms(t2 - t1), total_ms: ms(performance.now() - t0) },
   }));
 }

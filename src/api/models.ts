@@ -1,5 +1,6 @@
 /**
- * GET /v1/models (OpenAI's list format: the configured models, plus `auto`),
+ * GET /v1/models (OpenAI's list format: the configured models, plus `auto`;
+ * GreatRouter's catalog filters and metadata, src/api/catalog-list.ts),
  * GET /v1/models/{id} (one Model object: a router alias or a configured
  * model; ids may hold slashes, e.g. "meta/llama-2-70b-chat", sent raw by curl
  * and as %2F by the openai SDK, both decoded by the registry) and
