@@ -4,6 +4,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { loadConfig } from '../../src/config/load.ts';
+import { testStateDir } from '../state-dir.ts';
 import { startServer, type Server } from '../../src/edge/server.ts';
 import type { ProviderModelConfig } from '../../src/config/schema.ts';
 import { startMockUpstream, type MockUpstream, type MockOptions } from '../../scripts/mock-upstream.ts';
@@ -39,7 +40,7 @@ export interface Gateway { server: Server; base: string; close(): Promise<void> 
 
 /** Starts Switchyard on 127.0.0.1:0 with these providers (and other config overrides), profile loaded. */
 export async function startGateway(providers: Record<string, unknown>, overrides: Record<string, unknown> = {}): Promise<Gateway> {
-  const config = loadConfig({ env: { ...KEYS }, overrides: { ...overrides, server: { host: '127.0.0.1', port: 0, ...(overrides.server as object) }, providers } });
+  const config = loadConfig({ env: { ...KEYS }, overrides: { state: { dir: testStateDir() }, ...overrides, server: { host: '127.0.0.1', port: 0, ...(overrides.server as object) }, providers } });
   const server = await startServer(config);
   await server.load();
   return { server, base: `http://127.0.0.1:${server.port}`, close: async () => { await server.close({ timeoutMs: 2000 }); } };

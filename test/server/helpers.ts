@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.ts';
 import { startServer, type Server } from '../../src/edge/server.ts';
 import { ERRORS, type ErrorCode } from '../../src/errors.ts';
+import { testStateDir } from '../state-dir.ts';
 
 export interface TestServer { server: Server; base: string; close(): Promise<void> }
 
@@ -17,7 +18,7 @@ function merge(a: Record<string, any>, b: Record<string, any>): Record<string, a
  * One HTTP thread unless overridden (server.threads): starting worker threads costs ~0.5 s a server.
  */
 export async function startTestServer(overrides: Record<string, unknown> = {}, opts: { load?: boolean } = {}): Promise<TestServer> {
-  const config = loadConfig({ env: {}, overrides: merge({ server: { host: '127.0.0.1', port: 0, threads: 1 } }, overrides) });
+  const config = loadConfig({ env: {}, overrides: merge({ server: { host: '127.0.0.1', port: 0, threads: 1 }, state: { dir: testStateDir() } }, overrides) });
   const server = await startServer(config);
   if (opts.load !== false) await server.load();
   return { server, base: `http://127.0.0.1:${server.port}`, close: async () => { await server.close({ timeoutMs: 2000 }); } };
