@@ -1,8 +1,8 @@
 /**
  * server.threads > 1: one uWS App per HTTP thread, all on one port, steered
  * from the main thread. Each thread (src/worker/http-thread.ts) runs the same
- * routes (buildApp via `serve`) with its own Engine and decision cache; the
- * kernel spreads incoming connections over the threads' listen sockets
+ * routes (buildApp via `serve`) with its own Engine; the decision cache is one
+ * SharedArrayBuffer for all of them (src/store/shm-cache.ts); the kernel spreads incoming connections over the threads' listen sockets
  * (SO_REUSEPORT), and a connection stays on the thread that accepted it.
  *
  * The main thread owns config, signals (main.ts) and the disk: it loads the
@@ -26,9 +26,9 @@
  * same effective user.
  *
  * Costs of more than one thread: each thread is a V8 isolate (~30-40 MB RSS
- * with the modules loaded) with its own decision cache of router.cache_size
- * entries, so a prompt repeated over connections that land on different
- * threads misses once per thread, and the cache memory is per thread. Per-
+ * with the modules loaded). The decision cache is not among them: every thread
+ * reads and writes the one shared cache, so a prompt decided on one thread is a
+ * hit on all of them. Per-
  * request diagnostics channels (http:response, route:decision) publish inside
  * the thread that served the request; only internal errors are forwarded here.
  *

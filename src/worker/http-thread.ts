@@ -1,7 +1,7 @@
 /**
  * One HTTP thread: its own uWS App (edge/server.ts `serve`, the same routes as
  * the single-thread server) on the shared port, its own Engine adopting the
- * tables the main thread loaded, its own decision cache. Started and steered by
+ * tables the main thread loaded and the process's one decision cache. Started and steered by
  * src/edge/threads.ts through bootstrap.mjs; protocol in edge/thread-protocol.ts.
  *
  * The one rule this file exists to keep: a thread must never end with uWS
