@@ -46,6 +46,18 @@ export const CHANNEL_NAMES = {
   storeError: 'switchyard:store:error',
   /** { path, count, ms } after the purge job deleted expired rows. */
   storePurged: 'switchyard:store:purged',
+  /** { org, keyId, limit: 'requests' | 'tokens', scope: 'organization' | 'key' } when a request is refused 429 rate_limit_exceeded (src/edge/admission.ts). */
+  rateLimited: 'switchyard:limits:refused',
+  /** { kinds } when the PII guardrail refused a request (never the values). */
+  piiBlocked: 'switchyard:guardrail:pii',
+  /**
+   * { engine, row } after every routed request through the gateway (chat completions, responses), row being
+   * the ActivityRow of src/store/org-types.ts (request id, org, endpoint, models requested/selected/executed,
+   * reason, fallback chain, cluster, tokens, cost, latency, status, cache hit). `engine`: the Engine that
+   * served it (a process with several servers, such as a test, has one subscriber per Engine). The activity
+   * log (src/api/activity-log.ts) buffers these and writes them in batches.
+   */
+  orgRequest: 'switchyard:org:request',
 } as const;
 
 export const channels = {
@@ -63,4 +75,7 @@ export const channels = {
   httpThreadExit: diagnostics_channel.channel(CHANNEL_NAMES.httpThreadExit),
   storeError: diagnostics_channel.channel(CHANNEL_NAMES.storeError),
   storePurged: diagnostics_channel.channel(CHANNEL_NAMES.storePurged),
+  rateLimited: diagnostics_channel.channel(CHANNEL_NAMES.rateLimited),
+  piiBlocked: diagnostics_channel.channel(CHANNEL_NAMES.piiBlocked),
+  orgRequest: diagnostics_channel.channel(CHANNEL_NAMES.orgRequest),
 } as const;

@@ -42,6 +42,7 @@ import { Exchange, tooLarge, type Lifecycle } from './exchange.ts';
 import { SseResponse } from './sse-response.ts';
 import type { Cors } from './cors.ts';
 import { Tenancy, type Caller, type KeyCheck } from './auth.ts';
+import { GateRefusal, type Gate } from './admission.ts';
 import { ApiError, type ErrorDialect } from '../errors.ts';
 import type { BinaryReply, ResponseSink } from '../api/sink.ts';
 import type { Engine } from '../api/engine.ts';
@@ -72,6 +73,8 @@ export interface RequestContext {
   readonly keyId: string | null;
   /** The whole identity: roles (hasRole(q.caller, 'admin')), rate-limit budgets, guardrail default. */
   readonly caller: Caller;
+  /** The X-GR-Guardrails header on `guard` routes ('' when absent, and on other routes). */
+  readonly guardrails: string;
   readonly engine: Engine;
   /**
    * The request body (methods with a body); empty otherwise. A one-chunk body
@@ -93,6 +96,14 @@ export interface RouteDef {
   dialect: ErrorDialect;
   /** Default true: the API-key check (when keys are configured). */
   auth?: boolean;
+  /**
+   * Rate limits (src/edge/admission.ts) apply: default true for POST/PUT/PATCH
+   * (they cost work), false for GET/DELETE. Admission runs after the body is
+   * read (tokens are estimated from it); a refusal is the 429.
+   */
+  limit?: boolean;
+  /** The PII guardrail applies (X-GR-Guardrails / the organisation's default): routes that send the prompt to a model. */
+  guard?: boolean;
   hooks?: readonly Hook[];
   json?: JsonHandler;
   sink?: SinkHandler;
@@ -104,6 +115,8 @@ export interface MountOptions {
   check: KeyCheck | undefined;
   /** The caller when `check` is undefined (no keys configured): the default organisation with its limits. Default: Tenancy.PUBLIC. */
   anonymous?: Caller | null;
+  /** Rate limits and guardrail (src/edge/admission.ts makeGate); absent = neither. */
+  gate?: Gate;
   cors: Cors | null;
   bodyLimit: number;
 }
@@ -115,6 +128,7 @@ const CATCH_ALL_METHODS = 'GET, POST, PUT, PATCH, DELETE';
 
 class Context implements RequestContext {
   body: Buffer = EMPTY_BODY;
+  guardrails = '';
   constructor(
     readonly method: string,
     readonly path: string,
@@ -157,6 +171,8 @@ export function requestId(sent: string): string {
 interface Compiled {
   def: RouteDef;
   body: boolean;
+  limited: boolean;
+  guarded: boolean;
   hooks: readonly Hook[] | undefined;
 }
 
@@ -216,7 +232,8 @@ export function compile(routes: readonly RouteDef[]): Group[] {
     for (const m of methodsOf(def)) {
       const lower = m.toLowerCase();
       if (g.byMethod.has(lower)) throw new Error(`route ${m} ${def.path} is declared twice`);
-      g.byMethod.set(lower, { def, body: BODY_METHODS.has(lower), hooks: def.hooks?.length ? def.hooks : undefined });
+      const body = BODY_METHODS.has(lower);
+      g.byMethod.set(lower, { def, body, limited: def.limit ?? body, guarded: def.guard === true, hooks: def.hooks?.length ? def.hooks : undefined });
     }
   }
   for (const g of groups.values()) {
@@ -292,6 +309,36 @@ function dispatch(x: Exchange, c: Compiled, ctx: Context): void {
   else runSink(x, c.def.sink!, ctx);
 }
 
+/** The gate's refusal (429 with Retry-After and x-ratelimit-*, 400 pii_detected), or any other throw, as the reply. */
+function refuse(x: Exchange, err: unknown, close: boolean): void {
+  if (err instanceof GateRefusal) x.sendError(err.error, err.headers, close);
+  else x.sendError(err, undefined, close);
+}
+
+/** Admission (rate limits, guardrail), then the handler; the admitted response carries the x-ratelimit-* headers. */
+function admitThenDispatch(x: Exchange, c: Compiled, ctx: Context, gate: Gate): void {
+  let out: ReturnType<Gate['admit']>;
+  try {
+    out = gate.admit(ctx, c.limited, c.guarded);
+  } catch (err) {
+    return refuse(x, err, false);
+  }
+  if (out === null) return dispatch(x, c, ctx);
+  if (out instanceof Promise) {
+    // A one-chunk body is uWS's memory, gone once this callback returns: copy it before waiting (a networked limiter).
+    if (ctx.body.length > 0) ctx.body = Buffer.from(ctx.body);
+    out.then((h) => { withHeaders(x, h); dispatch(x, c, ctx); }, (err) => refuse(x, err, false));
+    return;
+  }
+  withHeaders(x, out);
+  dispatch(x, c, ctx);
+}
+
+function withHeaders(x: Exchange, h: readonly (readonly [string, string])[] | null): void {
+  if (h === null || h.length === 0) return;
+  x.extraHeaders = x.extraHeaders === undefined ? h : [...x.extraHeaders, ...h];
+}
+
 /** 204 to a CORS preflight: written here, inside the uWS callback (no cork needed), with no body. */
 function answerPreflight(x: Exchange, headers: readonly (readonly [string, string])[] | undefined): void {
   x.done = true;
@@ -307,7 +354,7 @@ function answerPreflight(x: Exchange, headers: readonly (readonly [string, strin
  * otherwise 404 listing the routes, in OpenAI's shape under /v1/.
  */
 export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: MountOptions): void {
-  const { engine, life, check, cors, bodyLimit } = o;
+  const { engine, life, check, cors, bodyLimit, gate } = o;
   const anonymous = o.anonymous ?? Tenancy.PUBLIC;
   const notFound = describeRoutes(routes);
 
@@ -358,12 +405,16 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: M
           return x.sendError(err, undefined, c.body);
         }
       }
-      if (!c.body) return dispatch(x, c, ctx);
+      const gated = gate !== undefined && ((c.limited && gate.limits) || c.guarded);
+      if (c.guarded && gated) ctx.guardrails = req.getHeader('x-gr-guardrails');
+      if (!c.body) return gated ? admitThenDispatch(x, c, ctx, gate) : dispatch(x, c, ctx);
       const cl = req.getHeader('content-length');
       const declared = cl === '' ? -1 : Number(cl);
       // Refuse before reading a byte (413, then a bounded drain of the body before closing).
       if (declared > bodyLimit) return x.refuseBody(bodyLimit, req.getHeader('expect'));
-      x.readBody(bodyLimit, declared, (body) => { ctx.body = body; dispatch(x, c, ctx); });
+      x.readBody(bodyLimit, declared, gated
+        ? (body) => { ctx.body = body; admitThenDispatch(x, c, ctx, gate); }
+        : (body) => { ctx.body = body; dispatch(x, c, ctx); });
     });
   }
 

@@ -26,6 +26,8 @@ import { uws, UWS_NATIVE, listen, closeApp, type TemplatedApp } from './uws.ts';
 import { Lifecycle } from './exchange.ts';
 import { Tenancy } from './auth.ts';
 import { scopedResponses } from '../store/scoped.ts';
+import { makeGate } from './admission.ts';
+import { createRateLimitBuffer, RATE_LIMIT_KEY, SharedRateLimiter } from '../store/rate-limit.ts';
 import { Cors } from './cors.ts';
 import { mountRoutes, type RouteDef } from './registry.ts';
 import { channels } from '../diagnostics.ts';
@@ -62,8 +64,8 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
     { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
-    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', sink: (q, s) => handleChat(q.body, q.engine, s) },
-    { method: 'POST', path: '/v1/responses', dialect: 'openai', sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId) },
+    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, sink: (q, s) => handleChat(q.body, q.engine, s) },
+    { method: 'POST', path: '/v1/responses', dialect: 'openai', guard: true, sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId) },
     { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org), q.query) },
     { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org)) },
     { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, scopedResponses(q.engine.store.responses, q.org)) },
@@ -90,7 +92,7 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/v1/catalog/families/*id', dialect: 'openai', json: (q) => handleFamily(q.params.id, q.engine) },
     // Rule routing (issue 9): 2Signal, Feather, and the router-config admin API (docs/rules-api.md).
     { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine) },
-    { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId) },
+    { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', guard: true, sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId) },
     { method: 'GET', path: '/v1/route-decisions/:id', dialect: 'feather', json: (q) => handleGetRouteDecision(q.params.id, q.engine) },
     { method: 'GET', path: '/v1/router-configs', dialect: 'switchyard', json: (q) => handleListConfigs(q.engine) },
     { method: 'POST', path: '/v1/router-configs', dialect: 'switchyard', sink: (q, s) => handleCreateConfig(q.body, q.engine, s) },
@@ -112,10 +114,14 @@ export function buildApp({ engine, life, config, health }: AppDeps): TemplatedAp
   const app = uws.App();
   // Each HTTP thread resolves the same keys (env copied at thread start) and numbers the budgets alike.
   const tenancy = Tenancy.fromConfig(config);
+  // One budget table for every thread (the shared bag); an Engine built without the bag (tests) gets a private one.
+  const limiter = tenancy.budgets.length === 0 ? null
+    : new SharedRateLimiter(engine.shared[RATE_LIMIT_KEY] ?? createRateLimitBuffer(tenancy.budgets.length), tenancy.budgets);
   mountRoutes(app, routes(health), {
     engine, life,
     check: tenancy.check,
     anonymous: tenancy.anonymous,
+    gate: makeGate(limiter),
     cors: Cors.from(config.server.cors.allowed_origins),
     bodyLimit: config.server.body_limit,
   });
@@ -161,10 +167,12 @@ export interface Server {
  */
 export async function startServer(config: Readonly<Config>): Promise<Server> {
   // Keys resolved once here, so a missing env var or a duplicate key is a start-up error before any thread boots.
-  Tenancy.fromConfig(config);
+  const budgets = Tenancy.fromConfig(config).budgets.length;
   // Process-wide state every HTTP thread's Engine shares: model health (providers/health.ts).
   // Add entries here to give every thread another SharedArrayBuffer (threads.ts passes the bag on).
   const shared: Record<string, SharedArrayBuffer> = { [MODEL_HEALTH_KEY]: createModelHealthBuffer(config.providers), [DECISION_CACHE_KEY]: createDecisionCacheFor(config), [ROUTER_CONFIGS_KEY]: createRouterConfigsBuffer() };
+  // Rate-limit state (src/store/rate-limit.ts): one GCRA cell pair per budget, shared so a limit holds across threads.
+  if (budgets > 0) shared[RATE_LIMIT_KEY] = createRateLimitBuffer(budgets);
   // YAML router configs into the store, once, before any thread serves (the YAML wins for the names it lists; router-config-seed.ts).
   seedRouterConfigs(config);
   // The JS fallback (node:http underneath) cannot share a port between threads.
