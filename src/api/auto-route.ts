@@ -116,7 +116,8 @@ export function handleAutoRoute(body: Buffer, engine: Engine, sink: ResponseSink
     const res = await callGateway(engine, input, chain, sink);
     const t3 = performance.now();
     const used = picked(ranking, res.model);
-    if (req.sessionId !== undefined) appendSession(engine, req.sessionId, prep.classification.task, req.prompt!).catch(() => { /* the answer stands; the next prompt just sees less context */ });
+    // Awaited (one writer-thread round trip, sessions only): a client that sends its next prompt after this answer must find this one in the context.
+    if (req.sessionId !== undefined) await appendSession(engine, req.sessionId, prep.classification.task, req.prompt!).catch(() => { /* the answer stands; the next prompt just sees less context */ });
     sink.send(200, JSON.stringify({
       classification: prep.classification,
       optimization: req.optimization,

@@ -77,7 +77,7 @@ export function applySession(c: GrClassification, s: SessionContext): { classifi
   };
 }
 
-/** Records a routed prompt; a store failure is reported to the caller's catch, never to the client (the answer is already computed). */
+/** Records a routed prompt (route awaits it before answering); a store failure goes to the caller's catch, never to the client (the answer is already computed). */
 export function appendSession(engine: Engine, sessionId: string, task: RouterTask, prompt: string): Promise<void> {
   return engine.store.sessions.append(DEFAULT_ORG, PREFIX + sessionId, [{ role: ROLE + task, content: prompt.slice(0, 2000), tokens: 1 }], Date.now(), KEEP);
 }

@@ -7,9 +7,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEnv, post, type Env } from './helpers.ts';
+import { closedPort, openaiModel } from '../gateway/helpers.ts';
 
 let env: Env;
-before(async () => { env = await startEnv(); });
+before(async () => {
+  // acme: a cheap model whose backend refuses connections and a dear one that works, to see the fallback down the ranking.
+  const dead = `http://127.0.0.1:${await closedPort()}/v1`;
+  env = await startEnv((m) => [
+    openaiModel('acme/broken-cheap', dead, { pricing: { prompt_per_1m: 0.01, completion_per_1m: 0.01 } }),
+    openaiModel('acme/working-dear', m.oa, { pricing: { prompt_per_1m: 5, completion_per_1m: 5 } }),
+    openaiModel('dead/only', dead, { pricing: { prompt_per_1m: 1, completion_per_1m: 1 } }),
+  ]);
+});
 after(async () => { await env.close(); });
 
 const PROMPTS = [
@@ -120,9 +129,9 @@ describe('POST /v1/models/price-comparison and /v1/models/recommend', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.classification.task, 'text');
     const ids = r.json.suggestions.map((s: any) => s.model_id);
-    assert.equal(ids.length, 6); // the six chat models (local-llama long_tail included: it is listed, not routed)
+    assert.equal(ids.length, 9); // every chat model (local-llama long_tail included: it is listed, not routed)
     for (const s of r.json.suggestions) assert.deepEqual(Object.keys(s).sort(), ['cost_tier', 'estimated_cost_dollars', 'model_id', 'name', 'provider', 'routable', 'score', 'task_type']);
-    assert.equal(r.json.price_comparison.cheapest_model, 'mistralai/mistral-7b-chat');
+    assert.equal(r.json.price_comparison.cheapest_model, 'acme/broken-cheap');
     const budget = await post(env.base, '/v1/models/price-comparison', { task: 'text', optimization: 'price-optimized', budget_dollars: 0.0002 });
     for (const s of budget.json.suggestions) assert.ok(s.estimated_cost_dollars <= 0.0002);
     const prompt = await post(env.base, '/v1/models/price-comparison', { prompt: 'Write a haiku about routing' });
@@ -166,7 +175,10 @@ describe('POST /v1/auto/route', () => {
     for (const optimization of ['price-optimized', 'balanced', 'output-optimized']) {
       const s = await post(env.base, '/v1/auto/suggest', { prompt: PROMPTS[1], optimization, limit: 1 });
       const r = await post(env.base, '/v1/auto/route', { prompt: PROMPTS[1], input: msgs(PROMPTS[1]), optimization });
-      assert.equal(r.json.model.model.id, s.json.suggestions[0].model.id, optimization);
+      // The first model tried is the top suggestion (it may fail and fall back: acme/broken-cheap does).
+      const tried = r.json.fallback_chain[0].model;
+      const top = s.json.suggestions[0].model.id;
+      assert.ok(top === tried || top.endsWith(`/${tried}`), `${optimization}: ${top} vs ${tried}`);
     }
   });
 
@@ -177,9 +189,9 @@ describe('POST /v1/auto/route', () => {
     const b = await post(env.base, '/v1/auto/route', { prompt: 'hi', input: msgs('hi'), budget_dollars: 1e-9 });
     assert.equal(b.status, 400);
     assert.equal(b.json.error.param, 'budget_dollars');
-    assert.equal(b.json.error.cheapest_model, 'mistralai/mistral-7b-chat');
+    assert.equal(b.json.error.cheapest_model, 'acme/broken-cheap');
     assert.ok(b.json.error.cheapest_estimate_dollars > 1e-9);
-    assert.match(b.json.error.message, /cheapest is mistralai\/mistral-7b-chat at \$/);
+    assert.match(b.json.error.message, /cheapest is acme\/broken-cheap at \$/);
     const img = await post(env.base, '/v1/auto/route', { prompt: 'Generate an image of a cat', input: msgs('Generate an image of a cat'), task: 'image' });
     assert.equal(img.status, 400);
     assert.equal(img.json.error.param, 'task');
@@ -203,8 +215,6 @@ describe('POST /v1/auto/route', () => {
       assert.equal(r.json.context.session_prompts, i);
       assert.equal(r.json.classification.task, 'code');
     }
-    // Give the writer thread its moment (appends are not awaited by the handler).
-    await new Promise((res) => setTimeout(res, 100));
     const follow = 'Now make it shorter please';
     const plain = await post(env.base, '/v1/auto/suggest', { prompt: follow });
     assert.equal(plain.json.classification.task, 'text');
@@ -240,6 +250,22 @@ describe('POST /v1/auto/route', () => {
     const fb = await post(env.base, '/v1/auto/route', { prompt: 'What is 2+2?', input: msgs('What is 2+2?'), feedback: { correct: false, suggested_task: 'code' } });
     assert.equal(fb.json.classification.task, 'code');
     assert.equal(fb.json.classification.decision, 'feedback');
+  });
+});
+
+describe('upstream failures', () => {
+  it('the best-ranked model fails: the call falls back down the ranking, fallback_chain shows both', async () => {
+    const r = await post(env.base, '/v1/auto/route', { prompt: 'hello', input: msgs('hello'), provider: 'acme', optimization: 'price-optimized' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model.model.id, 'acme/working-dear');
+    assert.deepEqual(r.json.fallback_chain.map((a: any) => [a.model, a.outcome]), [['acme/broken-cheap', 'failed'], ['acme/working-dear', 'ok']]);
+  });
+
+  it('every candidate fails: 502 upstream_error with the attempts', async () => {
+    const r = await post(env.base, '/v1/auto/route', { prompt: 'hello', input: msgs('hello'), model: 'dead/only' });
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.json.error.code, 'upstream_error');
+    assert.equal(r.json.error.attempts[0].model, 'dead/only');
   });
 });
 

@@ -55,10 +55,12 @@ export function catalogModels(mocks: Mocks): ProviderModelConfig[] {
 
 export interface Env { mocks: Mocks; gw: Gateway; base: string; close(): Promise<void> }
 
-export async function startEnv(extra: ProviderModelConfig[] = []): Promise<Env> {
+/** `extra`: more models, or a function of the mocks returning them (to point one at the mock). */
+export async function startEnv(extra: ProviderModelConfig[] | ((m: Mocks) => ProviderModelConfig[]) = [], overrides: Record<string, unknown> = {}): Promise<Env> {
   const mocks = await startMocks();
   const dir = mkdtempSync(join(tmpdir(), 'sy-greatrouter-'));
-  const gw = await startGateway({ models: [...catalogModels(mocks), ...extra] }, { state: { dir } });
+  const more = typeof extra === 'function' ? extra(mocks) : extra;
+  const gw = await startGateway({ models: [...catalogModels(mocks), ...more] }, { state: { dir }, ...overrides });
   return { mocks, gw, base: gw.base, close: async () => { await gw.close(); await mocks.close(); } };
 }
 

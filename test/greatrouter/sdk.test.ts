@@ -106,6 +106,19 @@ describe('GreatRouter TypeScript SDK example, as fetch calls', () => {
     }
   });
 
+  it('with API keys configured: the SDK\'s Bearer key is accepted, a missing or wrong one is 401', async () => {
+    const keyed = await startEnv([], { server: { host: '127.0.0.1', port: 0, api_keys: [KEY] } });
+    try {
+      const body = JSON.stringify({ prompt: 'Write a short poem' });
+      const post = (headers: Record<string, string>) => fetch(`${keyed.base}/v1/auto/suggest`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      assert.equal((await post({ authorization: `Bearer ${KEY}` })).status, 200);
+      const none = await post({});
+      assert.equal(none.status, 401);
+      assert.equal(((await none.json()) as any).error.code, 'unauthorized');
+      assert.equal((await post({ authorization: 'Bearer pk_test_wrong' })).status, 401);
+    } finally { await keyed.close(); }
+  });
+
   it('errors: unknown model 404, bad body 400 (the statuses the SDK types its errors by)', async () => {
     assert.equal((await call(env.base, 'GET', '/v1/models/acme/none')).status, 404);
     assert.equal((await call(env.base, 'POST', '/v1/auto/suggest', '{')).status, 400);
