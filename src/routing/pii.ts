@@ -29,8 +29,15 @@
  * rate on a generated set are in the README (Operating: PII guardrail;
  * scripts/pii-eval.ts measures both).
  *
- * Cost: a few regex passes over the text; ~1 µs per 100 characters of
- * ordinary prose (scripts/pii-eval.ts prints the figure).
+ * Cost: a few regex passes over the text, ~10 ns a character: 13-18 µs for
+ * a RouterBench prompt (mean 1,569 characters), 26-42 µs for a model answer
+ * (900 characters, more digits and colons) (scripts/pii-eval.ts, 2-core
+ * machine at load 10-12). Paid only on requests the guardrail is on for.
+ *
+ * Measured by scripts/pii-eval.ts (seed 11, 2026-12-05): 0 of 2,225 distinct
+ * RouterBench prompts flagged (0.00%); 12 of 3,338 of the models' answers
+ * (0.36%: 11 IP addresses in code about IP addresses, 1 phone-shaped number);
+ * 500 of 500 generated values found for every kind.
  */
 import { isIPv6 } from 'node:net';
 
