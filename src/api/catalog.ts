@@ -75,6 +75,7 @@ export class Catalog {
   readonly byId: ReadonlyMap<string, CatalogEntry>;
   readonly byName: ReadonlyMap<string, CatalogEntry>;
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly ajv = catalogAjv();
 
   constructor(models: readonly ProviderModelConfig[]) {
     this.entries = models.map((m, i) => entryOf(m, i));
@@ -92,7 +93,7 @@ export class Catalog {
     const key = `${which}\0${e.id}`;
     let v = this.validators.get(key);
     if (v === undefined) {
-      v = catalogAjv().compile(which === 'input' ? e.inputSchema : e.outputSchema);
+      v = this.ajv.compile(which === 'input' ? e.inputSchema : e.outputSchema);
       this.validators.set(key, v);
     }
     return v;

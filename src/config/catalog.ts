@@ -102,10 +102,14 @@ export function catalogId(name: string, c: CatalogConfig | undefined, apiFormat:
   return { id: `${provider}/${name}`, provider, model: name };
 }
 
-let schemaAjv: Ajv | undefined;
-/** One ajv for catalog schemas (strict off: operators' schemas use keywords ajv's strict mode flags, e.g. "examples"). */
+/**
+ * An ajv for one catalog's schemas (strict off: operators' schemas use
+ * keywords ajv's strict mode flags, e.g. "examples"). One per catalog, not per
+ * process: ajv refuses a second schema with an `$id` it has seen, and a
+ * process loads configs more than once (tests, each HTTP thread's Engine).
+ */
 export function catalogAjv(): Ajv {
-  return (schemaAjv ??= new Ajv({ allErrors: true, strict: false }));
+  return new Ajv({ allErrors: true, strict: false });
 }
 
 /**
@@ -116,6 +120,7 @@ export function catalogAjv(): Ajv {
 export function catalogProblems(models: readonly { name: string; api_format: string; catalog?: CatalogConfig }[]): string[] {
   const out: string[] = [];
   const ids = new Map<string, number>();
+  const ajv = catalogAjv();
   models.forEach((m, i) => {
     const at = `providers.models[${i}].catalog`;
     const c = m.catalog;
@@ -133,7 +138,7 @@ export function catalogProblems(models: readonly { name: string; api_format: str
     }
     for (const k of ['input_schema', 'output_schema'] as const) {
       if (c?.[k] === undefined) continue;
-      try { catalogAjv().compile(c[k]!); } catch (e) { out.push(`"${at}.${k}" is not a valid JSON schema: ${(e as Error).message}`); }
+      try { ajv.compile(c[k]!); } catch (e) { out.push(`"${at}.${k}" is not a valid JSON schema: ${(e as Error).message}`); }
     }
   });
   return out;

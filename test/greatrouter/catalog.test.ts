@@ -38,6 +38,13 @@ describe('catalog config', () => {
     assert.throws(() => load([model('a', { provider: 'x', category: 'llm', catalog_family: 'image/x--a' })]), /catalog_family" must start with the category/);
     assert.ok(load([model('a', { provider: 'x', catalog_family: 'llm/x--a' })]));
   });
+
+  it('a schema with an $id loads again and again (a config per test, per HTTP thread): no "already exists" from a shared ajv', () => {
+    const withId = () => [model('a', { provider: 'x', input_schema: { $id: 'https://example.com/in.json', type: 'object', required: ['prompt'] } })];
+    for (let i = 0; i < 3; i++) assert.ok(load(withId()));
+    // Two models with one $id in one config are still refused (ajv cannot hold both).
+    assert.throws(() => load([...withId(), model('b', { provider: 'x', input_schema: { $id: 'https://example.com/in.json', type: 'object' } })]), /already exists/);
+  });
 });
 
 describe('GET /v1/models (filters)', () => {
