@@ -45,19 +45,23 @@ import { chainError, usd } from './chat.ts';
 import { storeFailure } from './responses-read.ts';
 import { parseInvokeJson, parseInvokeRequest, type InvokeRequest } from './invoke-validate.ts';
 import { rulePlan, smartPlan, type InvokePlan } from './invoke-plan.ts';
-import { RouterConfigRegistry, registryOf, type ConfigEntry } from './router-config-registry.ts';
+import { registryOf, type ConfigEntry } from './router-config-registry.ts';
 import type { Engine } from './engine.ts';
 import type { ResponseSink } from './sink.ts';
 
 type Usageish = Record<string, unknown> & { prompt_tokens_details?: { cached_tokens?: unknown } | null };
 
-async function configFor(engine: Engine, req: InvokeRequest): Promise<ConfigEntry | null> {
+/** The config of a request: router_config_id, else the default; smart routing needs none (null when the default does not exist). */
+async function configFor(engine: Engine, req: InvokeRequest, org: string): Promise<ConfigEntry | null> {
   const reg = registryOf(engine);
-  const snap = await reg.snapshot();
-  if (req.routerConfigId !== null) return RouterConfigRegistry.find(snap, req.routerConfigId, null, 'router_config_id');
-  const def = reg.defaultName();
-  if (req.smartRouting) return def === null ? null : snap.byName.get(def) ?? null;
-  return RouterConfigRegistry.find(snap, undefined, def, 'router_config_id');
+  if (req.routerConfigId !== null) return reg.resolve(org, req.routerConfigId, 'router_config_id');
+  if (!req.smartRouting) return reg.resolve(org, undefined, 'router_config_id');
+  try {
+    return await reg.resolve(org, undefined, 'router_config_id');
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'router_config_not_found') return null;
+    throw e;
+  }
 }
 
 function chatRequest(req: InvokeRequest, history: readonly SessionMessage[], first: string): ChatRequest {
@@ -144,11 +148,11 @@ function decisionOf(id: string, req: InvokeRequest, plan: InvokePlan, res: JsonR
   };
 }
 
-async function run(engine: Engine, req: InvokeRequest, sink: ResponseSink, t0: number, requestId: string | undefined): Promise<void> {
-  const cfg = await configFor(engine, req);
+async function run(engine: Engine, req: InvokeRequest, sink: ResponseSink, t0: number, requestId: string | undefined, org: string): Promise<void> {
+  const cfg = await configFor(engine, req, org);
   const store = engine.store;
   const budget = engine.config.routing.sessions.token_budget;
-  const history = req.sessionId !== null && budget > 0 ? await store.sessions.recent(DEFAULT_ORG, req.sessionId, budget).catch(storeFailure) : [];
+  const history = req.sessionId !== null && budget > 0 ? await store.sessions.recent(org, req.sessionId, budget).catch(storeFailure) : [];
   const text = routingText(req.messages as ChatMessage[], engine.gateway.config.route_on, engine.config.limits.input_chars);
   if (text.trim() === '') throw new ApiError('invalid_request', '"messages" holds no text to route on', 'messages');
   const plan = await (req.smartRouting ? smartPlan(engine, cfg, text, req.overrides) : rulePlan(engine, cfg!, text, req.overrides));
@@ -163,12 +167,12 @@ async function run(engine: Engine, req: InvokeRequest, sink: ResponseSink, t0: n
   const id = randomUUID();
   const body = respond(engine, req, plan, res, t0, id);
   const now = Date.now();
-  const writes: Promise<void>[] = [store.routeDecisions.put({ id, org: DEFAULT_ORG, createdAt: now, decision: JSON.stringify(decisionOf(id, req, plan, res, body, requestId, history.length)) })];
+  const writes: Promise<void>[] = [store.routeDecisions.put({ id, org, createdAt: now, decision: JSON.stringify(decisionOf(id, req, plan, res, body, requestId, history.length)) })];
   if (req.sessionId !== null) {
     const turn: SessionMessage[] = req.messages.map((m) => ({ role: m.role, content: m.content, tokens: estimateTokens(m.content) }));
     // A tool-call-only answer has no text: an empty assistant message replayed later is refused by some upstreams (Anthropic).
     if (body.content !== '') turn.push({ role: 'assistant', content: body.content as string, tokens: estimateTokens(body.content as string) });
-    writes.push(store.sessions.append(DEFAULT_ORG, req.sessionId, turn, now, engine.config.routing.sessions.max_messages));
+    writes.push(store.sessions.append(org, req.sessionId, turn, now, engine.config.routing.sessions.max_messages));
   }
   await Promise.all(writes).catch(storeFailure);
   const headers: [string, string][] = [['x-switchyard-model', res.model], ['x-switchyard-candidates', plan.candidates.join(',')]];
@@ -176,16 +180,20 @@ async function run(engine: Engine, req: InvokeRequest, sink: ResponseSink, t0: n
   sink.send(200, JSON.stringify(body), headers);
 }
 
-/** POST /v1/model-router/invoke. The body is parsed synchronously (it may be uWS's buffer). */
-export function handleInvoke(body: Buffer, engine: Engine, sink: ResponseSink, requestId?: string): Promise<void> {
+/**
+ * POST /v1/model-router/invoke. The body is parsed synchronously (it may be
+ * uWS's buffer). `org`: the caller's organisation: its sessions and decisions,
+ * its own configs first, then the default organisation's.
+ */
+export function handleInvoke(body: Buffer, engine: Engine, sink: ResponseSink, requestId?: string, org: string = DEFAULT_ORG): Promise<void> {
   const t0 = performance.now();
   const req = parseInvokeRequest(parseInvokeJson(body), engine.config.limits.input_chars);
-  return run(engine, req, sink, t0, requestId);
+  return run(engine, req, sink, t0, requestId, org);
 }
 
 /** GET /v1/route-decisions/{id}: the stored decision object. */
-export async function handleGetRouteDecision(id: string, engine: Engine): Promise<string> {
-  const d = await engine.store.routeDecisions.get(DEFAULT_ORG, id).catch(storeFailure);
+export async function handleGetRouteDecision(id: string, engine: Engine, org: string = DEFAULT_ORG): Promise<string> {
+  const d = await engine.store.routeDecisions.get(org, id).catch(storeFailure);
   if (d === undefined) throw new ApiError('route_decision_not_found', `No route decision with id ${JSON.stringify(id.slice(0, 256))}.`, 'id');
   return d.decision;
 }

@@ -22,7 +22,8 @@
 import { invalid } from '../errors.ts';
 import type { Signals } from '../routing/rules.ts';
 import { describe, parseJsonObject, rejectUnknownFields } from './validate.ts';
-import { compiledOf, RouterConfigRegistry, registryOf, type ConfigEntry, type Snapshot } from './router-config-registry.ts';
+import { compiledOf, registryOf, type ConfigEntry } from './router-config-registry.ts';
+import { DEFAULT_ORG } from '../store/types.ts';
 import { clusterOfText } from './route-cluster.ts';
 import type { Engine } from './engine.ts';
 
@@ -58,18 +59,20 @@ function answer(e: ConfigEntry, input: string, given: Signals | undefined, t0: n
   });
 }
 
-function decide(s: Snapshot, engine: Engine, req: RouteModelRequest, t0: number): string | Promise<string> {
-  const reg = registryOf(engine);
-  const e = RouterConfigRegistry.find(s, req.configName, reg.defaultName(), 'configName');
+function decide(e: ConfigEntry, engine: Engine, req: RouteModelRequest, t0: number): string | Promise<string> {
   if (!compiledOf(e).needs.has('cluster')) return answer(e, req.input, undefined, t0);
   const c = clusterOfText(engine, req.input);
   return typeof c === 'number' ? answer(e, req.input, { cluster: c }, t0) : c.then((k) => answer(e, req.input, { cluster: k }, t0));
 }
 
-/** The body is parsed synchronously (it may be uWS's buffer); a string answer when everything ran inline. */
-export function handleRouteModel(body: Buffer, engine: Engine): string | Promise<string> {
+/**
+ * The body is parsed synchronously (it may be uWS's buffer); a string answer
+ * when everything ran inline. `org`: the caller's organisation; its own
+ * configs first, then the default organisation's (router-config-registry.ts).
+ */
+export function handleRouteModel(body: Buffer, engine: Engine, org: string = DEFAULT_ORG): string | Promise<string> {
   const t0 = performance.now();
   const req = parseRouteModelRequest(body, engine.config.limits.input_chars);
-  const s = registryOf(engine).snapshot();
-  return s instanceof Promise ? s.then((snap) => decide(snap, engine, req, t0)) : decide(s, engine, req, t0);
+  const e = registryOf(engine).resolve(org, req.configName, 'configName');
+  return e instanceof Promise ? e.then((x) => decide(x, engine, req, t0)) : decide(e, engine, req, t0);
 }

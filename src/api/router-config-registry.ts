@@ -70,28 +70,40 @@ export function compiledOf(e: ConfigEntry): CompiledConfig {
   return (e.compiled ??= compileConfig(e.config, { clusterOf: NO_CLUSTER_OF }));
 }
 
+interface OrgView { seen: number; snap: Snapshot | undefined; loading: Promise<Snapshot> | undefined }
+
+/** A snapshot, or the promise of one: the common request takes the synchronous branch. */
+type Maybe<T> = T | Promise<T>;
+
+const pick = (s: Snapshot, ref: string): ConfigEntry | undefined => (isUuid(ref) ? s.byId.get(ref.toLowerCase()) : undefined) ?? s.byName.get(ref);
+
 export class RouterConfigRegistry {
   private readonly gen: Int32Array;
-  private seen = -1;
-  private snap: Snapshot | undefined;
-  private loading: Promise<Snapshot> | undefined;
+  private readonly orgs = new Map<string, OrgView>();
 
   constructor(private readonly engine: Engine) {
     // An Engine built without the server's bag (tests, scripts) gets a private counter.
     this.gen = new Int32Array(engine.shared[ROUTER_CONFIGS_KEY] ?? createRouterConfigsBuffer());
   }
 
-  /** The current configs: synchronous when nothing changed since the last read (the common request). */
-  snapshot(): Snapshot | Promise<Snapshot> {
+  /**
+   * One organisation's own configs: synchronous when nothing changed since the
+   * last read (the common request). One counter for every organisation: a
+   * change anywhere makes each organisation's view reload once, on its next use.
+   */
+  snapshot(org: string = DEFAULT_ORG): Maybe<Snapshot> {
     const g = Atomics.load(this.gen, 0);
-    if (g === this.seen && this.snap !== undefined) return this.snap;
-    return (this.loading ??= this.reload(g).finally(() => { this.loading = undefined; }));
+    let v = this.orgs.get(org);
+    if (v === undefined) { v = { seen: -1, snap: undefined, loading: undefined }; this.orgs.set(org, v); }
+    if (g === v.seen && v.snap !== undefined) return v.snap;
+    const view = v;
+    return (view.loading ??= this.reload(org, view, g).finally(() => { view.loading = undefined; }));
   }
 
-  private async reload(g: number): Promise<Snapshot> {
-    const rows = await this.engine.store.routerConfigs.list(DEFAULT_ORG).catch(storeFailure);
+  private async reload(org: string, v: OrgView, g: number): Promise<Snapshot> {
+    const rows = await this.engine.store.routerConfigs.list(org).catch(storeFailure);
     const byId = new Map<string, ConfigEntry>(), byName = new Map<string, ConfigEntry>();
-    const old = this.snap;
+    const old = v.snap;
     const list = rows.map((row) => {
       // Unchanged configs keep their compiled form.
       const prev = old?.byId.get(row.id);
@@ -100,9 +112,9 @@ export class RouterConfigRegistry {
       byName.set(row.name, e);
       return e;
     });
-    this.snap = { byId, byName, list };
-    this.seen = g;
-    return this.snap;
+    v.snap = { byId, byName, list };
+    v.seen = g;
+    return v.snap;
   }
 
   /** After a committed change: every thread (this one included) reloads on its next request. */
@@ -118,19 +130,32 @@ export class RouterConfigRegistry {
     return typeof first === 'string' ? first : null;
   }
 
-  /** A config by id or name, or by default when `ref` is undefined; 404 router_config_not_found otherwise. */
-  static find(s: Snapshot, ref: string | undefined, defaultName: string | null, field: string): ConfigEntry {
-    if (ref === undefined) {
-      const e = defaultName === null ? undefined : s.byName.get(defaultName);
-      if (e) return e;
-      throw new ApiError('router_config_not_found', defaultName === null
-        ? 'No default router config: set routing.default_config (or list routing.configs), or name a config.'
-        : `The default router config "${defaultName}" (routing.default_config) does not exist.`, field);
-    }
-    const e = (isUuid(ref) ? s.byId.get(ref.toLowerCase()) : undefined) ?? s.byName.get(ref);
-    if (e) return e;
-    throw new ApiError('router_config_not_found', `No router config ${JSON.stringify(ref.length > 200 ? `${ref.slice(0, 200)}...` : ref)} exists.`, field);
+  /**
+   * The config a routing request of `org` uses: `ref` (an id or a name; the
+   * default config's name when undefined) among the organisation's own
+   * configs, else among the default organisation's (the YAML configs and
+   * those its admins made): shared configs an organisation may shadow by name
+   * but never change. 404 router_config_not_found when neither has it.
+   */
+  resolve(org: string, ref: string | undefined, field: string): Maybe<ConfigEntry> {
+    const name = ref ?? this.defaultName();
+    const own = this.snapshot(org);
+    if (org === DEFAULT_ORG) return own instanceof Promise ? own.then((s) => found(s, undefined, name, ref, field)) : found(own, undefined, name, ref, field);
+    const shared = this.snapshot(DEFAULT_ORG);
+    if (own instanceof Promise || shared instanceof Promise) return Promise.all([own, shared]).then(([a, b]) => found(a, b, name, ref, field));
+    return found(own, shared, name, ref, field);
   }
+}
+
+function found(own: Snapshot, shared: Snapshot | undefined, name: string | null, ref: string | undefined, field: string): ConfigEntry {
+  const e = name === null ? undefined : pick(own, name) ?? (shared && pick(shared, name));
+  if (e) return e;
+  if (ref === undefined) {
+    throw new ApiError('router_config_not_found', name === null
+      ? 'No default router config: set routing.default_config (or list routing.configs), or name a config.'
+      : `The default router config "${name}" (routing.default_config) does not exist.`, field);
+  }
+  throw new ApiError('router_config_not_found', `No router config ${JSON.stringify(ref.length > 200 ? `${ref.slice(0, 200)}...` : ref)} exists.`, field);
 }
 
 const registries = new WeakMap<Engine, RouterConfigRegistry>();

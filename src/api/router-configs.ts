@@ -60,16 +60,16 @@ function conflict(current: number | undefined, sent: number): ApiError {
   return new ApiError('config_version_conflict', `The router config is at version ${current ?? '?'}, not ${sent}; read it again and retry.`, 'version', { current_version: current ?? null });
 }
 
-async function current(engine: Engine, ref: string): Promise<StoredRouterConfig> {
-  const row = await engine.store.routerConfigs.get(DEFAULT_ORG, ref).catch(storeFailure);
+async function current(engine: Engine, org: string, ref: string): Promise<StoredRouterConfig> {
+  const row = await engine.store.routerConfigs.get(org, ref).catch(storeFailure);
   if (!row) throw notFound(ref);
   return row;
 }
 
 /** The config a write would store, checked: 400 naming the first field (all of them in `errors`). */
-async function checked(engine: Engine, cfg: Json, selfId: string | null): Promise<RouterConfig> {
+async function checked(engine: Engine, org: string, cfg: Json, selfId: string | null): Promise<RouterConfig> {
   const r = engine.require();
-  const rows = await engine.store.routerConfigs.list(DEFAULT_ORG).catch(storeFailure);
+  const rows = await engine.store.routerConfigs.list(org).catch(storeFailure);
   const otherNames = new Set(rows.filter((x) => x.id !== selfId).map((x) => x.name));
   const errors = validateRouterConfig(cfg, { knownModels: knownModels(engine, r.profile.models), clusterCount: r.profile.k, otherNames });
   if (errors.length) {
@@ -78,7 +78,7 @@ async function checked(engine: Engine, cfg: Json, selfId: string | null): Promis
   }
   // A config that validates but cannot compile (a keyword the RegExp engine refuses) must fail here, as a 400, not on every request that uses it.
   try {
-    compiledOf(entryOf({ org: DEFAULT_ORG, id: selfId ?? '00000000-0000-4000-8000-000000000000', name: String(cfg.name), version: 1, config: configBody(cfg as unknown as RouterConfig), source: 'api', createdAt: 0, updatedAt: 0 }));
+    compiledOf(entryOf({ org, id: selfId ?? '00000000-0000-4000-8000-000000000000', name: String(cfg.name), version: 1, config: configBody(cfg as unknown as RouterConfig), source: 'api', createdAt: 0, updatedAt: 0 }));
   } catch (e) {
     throw new ApiError('invalid_request', `"rules" cannot be compiled: ${(e as Error).message}`, 'rules');
   }
@@ -102,44 +102,45 @@ function written(engine: Engine, w: RouterConfigWrite, ref: string, sent: number
 }
 
 function protectDefault(engine: Engine, row: StoredRouterConfig, newName: string | null): void {
+  // Only the default organisation's: another organisation's config of that name shadows it, and without it the shared one applies again.
   const def = registryOf(engine).defaultName();
-  if (row.name !== def) return;
+  if (row.org !== DEFAULT_ORG || row.name !== def) return;
   if (newName === null) throw new ApiError('default_config_protected', `"${row.name}" is the default router config (routing.default_config); it cannot be deleted.`);
   if (newName !== row.name) throw new ApiError('default_config_protected', `"${row.name}" is the default router config (routing.default_config); it cannot be renamed.`, 'name');
 }
 
-export async function handleListConfigs(engine: Engine): Promise<string> {
-  const rows = await engine.store.routerConfigs.list(DEFAULT_ORG).catch(storeFailure);
+export async function handleListConfigs(engine: Engine, org: string = DEFAULT_ORG): Promise<string> {
+  const rows = await engine.store.routerConfigs.list(org).catch(storeFailure);
   const def = registryOf(engine).defaultName();
   return JSON.stringify({ object: 'list', data: rows.map((r) => view(r, def)), default_config: def });
 }
 
-export async function handleGetConfig(ref: string, engine: Engine): Promise<string> {
-  return JSON.stringify(view(await current(engine, ref), registryOf(engine).defaultName()));
+export async function handleGetConfig(ref: string, engine: Engine, org: string = DEFAULT_ORG): Promise<string> {
+  return JSON.stringify(view(await current(engine, org, ref), registryOf(engine).defaultName()));
 }
 
-export function handleCreateConfig(body: Buffer, engine: Engine, sink: ResponseSink): Promise<void> {
+export function handleCreateConfig(body: Buffer, engine: Engine, sink: ResponseSink, org: string = DEFAULT_ORG): Promise<void> {
   const o = parseJsonObject(body);
   if (o.id !== undefined) throw invalid('id', 'is assigned by the server; omit it');
   if (o.version !== undefined) throw invalid('version', 'is assigned by the server; omit it');
   return (async () => {
-    const cfg = await checked(engine, o, null);
+    const cfg = await checked(engine, org, o, null);
     const now = Date.now();
-    const w = await engine.store.routerConfigs.create({ org: DEFAULT_ORG, id: randomUUID(), name: cfg.name, config: configBody(cfg), source: 'api', createdAt: now }).catch(storeFailure);
+    const w = await engine.store.routerConfigs.create({ org, id: randomUUID(), name: cfg.name, config: configBody(cfg), source: 'api', createdAt: now }).catch(storeFailure);
     const row = written(engine, w, cfg.name, undefined, cfg.name)!;
     sink.send(201, JSON.stringify(view(row, registryOf(engine).defaultName())));
   })();
 }
 
 /** PUT and PATCH: `make` builds the new config from the stored one; retried on a lost race when no version was sent. */
-async function update(ref: string, engine: Engine, sent: number | undefined, make: (row: StoredRouterConfig) => Json): Promise<string> {
+async function update(ref: string, engine: Engine, org: string, sent: number | undefined, make: (row: StoredRouterConfig) => Json): Promise<string> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const row = await current(engine, ref);
+    const row = await current(engine, org, ref);
     if (sent !== undefined && row.version !== sent) throw conflict(row.version, sent);
     const next = make(row);
-    const cfg = await checked(engine, next, row.id);
+    const cfg = await checked(engine, org, next, row.id);
     protectDefault(engine, row, cfg.name);
-    const w = await engine.store.routerConfigs.update(DEFAULT_ORG, row.id, row.version, cfg.name, configBody(cfg), 'api', Date.now()).catch(storeFailure);
+    const w = await engine.store.routerConfigs.update(org, row.id, row.version, cfg.name, configBody(cfg), 'api', Date.now()).catch(storeFailure);
     const out = written(engine, w, ref, sent, cfg.name);
     if (out) return JSON.stringify(view(out, registryOf(engine).defaultName()));
   }
@@ -152,23 +153,23 @@ function stripIdentity(o: Json, row: StoredRouterConfig): Json {
   return rest;
 }
 
-export function handleReplaceConfig(ref: string, body: Buffer, engine: Engine): Promise<string> {
+export function handleReplaceConfig(ref: string, body: Buffer, engine: Engine, org: string = DEFAULT_ORG): Promise<string> {
   const o = parseJsonObject(body);
   const sent = expectedVersion(o);
-  return update(ref, engine, sent, (row) => stripIdentity(o, row));
+  return update(ref, engine, org, sent, (row) => stripIdentity(o, row));
 }
 
 const PATCHABLE = new Set(['name', 'default_model', 'candidates', 'cost_weight', 'rules', 'version', 'id']);
 const REQUIRED = new Set(['name', 'default_model', 'rules']);
 
-export function handlePatchConfig(ref: string, body: Buffer, engine: Engine): Promise<string> {
+export function handlePatchConfig(ref: string, body: Buffer, engine: Engine, org: string = DEFAULT_ORG): Promise<string> {
   const o = parseJsonObject(body);
   for (const k in o) {
     if (!PATCHABLE.has(k)) throw invalid(k.length > 64 ? `${k.slice(0, 64)}...` : k, `is not a field of a router config (fields: name, default_model, candidates, cost_weight, rules, version)`);
     if (o[k] === null && REQUIRED.has(k)) throw invalid(k, 'is required and cannot be removed (null)');
   }
   const sent = expectedVersion(o);
-  return update(ref, engine, sent, (row) => {
+  return update(ref, engine, org, sent, (row) => {
     const merged: Json = { ...(JSON.parse(row.config) as Json) };
     for (const [k, v] of Object.entries(stripIdentity(o, row))) {
       if (v === null) delete merged[k];
@@ -178,16 +179,16 @@ export function handlePatchConfig(ref: string, body: Buffer, engine: Engine): Pr
   });
 }
 
-export async function handleDeleteConfig(ref: string, query: string, engine: Engine): Promise<string> {
+export async function handleDeleteConfig(ref: string, query: string, engine: Engine, org: string = DEFAULT_ORG): Promise<string> {
   const q = new URLSearchParams(query).get('version');
   let sent: number | undefined;
   if (q !== null) {
     sent = Number(q);
     if (!/^[1-9]\d{0,15}$/.test(q)) throw invalid('version', `must be the integer version you read (>= 1), got ${JSON.stringify(q.slice(0, 40))}`);
   }
-  const row = await current(engine, ref);
+  const row = await current(engine, org, ref);
   protectDefault(engine, row, null);
-  const w = await engine.store.routerConfigs.delete(DEFAULT_ORG, row.id, sent).catch(storeFailure);
+  const w = await engine.store.routerConfigs.delete(org, row.id, sent).catch(storeFailure);
   written(engine, w as RouterConfigWrite, ref, sent ?? row.version, row.name);
   return JSON.stringify({ id: row.id, object: 'router_config', deleted: true });
 }

@@ -91,15 +91,15 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/v1/catalog/families', dialect: 'openai', json: (q) => handleFamilies(q.query, q.engine) },
     { method: 'GET', path: '/v1/catalog/families/*id', dialect: 'openai', json: (q) => handleFamily(q.params.id, q.engine) },
     // Rule routing (issue 9): 2Signal, Feather, and the router-config admin API (docs/rules-api.md).
-    { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine) },
-    { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', guard: true, sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId) },
-    { method: 'GET', path: '/v1/route-decisions/:id', dialect: 'feather', json: (q) => handleGetRouteDecision(q.params.id, q.engine) },
-    { method: 'GET', path: '/v1/router-configs', dialect: 'switchyard', json: (q) => handleListConfigs(q.engine) },
-    { method: 'POST', path: '/v1/router-configs', dialect: 'switchyard', sink: (q, s) => handleCreateConfig(q.body, q.engine, s) },
-    { method: 'GET', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleGetConfig(q.params.ref, q.engine) },
-    { method: 'PUT', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleReplaceConfig(q.params.ref, q.body, q.engine) },
-    { method: 'PATCH', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handlePatchConfig(q.params.ref, q.body, q.engine) },
-    { method: 'DELETE', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleDeleteConfig(q.params.ref, q.query, q.engine) },
+    { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine, q.org) },
+    { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', guard: true, sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId, q.org) },
+    { method: 'GET', path: '/v1/route-decisions/:id', dialect: 'feather', json: (q) => handleGetRouteDecision(q.params.id, q.engine, q.org) },
+    { method: 'GET', path: '/v1/router-configs', dialect: 'switchyard', json: (q) => handleListConfigs(q.engine, q.org) },
+    { method: 'POST', path: '/v1/router-configs', dialect: 'switchyard', sink: (q, s) => handleCreateConfig(q.body, q.engine, s, q.org) },
+    { method: 'GET', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleGetConfig(q.params.ref, q.engine, q.org) },
+    { method: 'PUT', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleReplaceConfig(q.params.ref, q.body, q.engine, q.org) },
+    { method: 'PATCH', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handlePatchConfig(q.params.ref, q.body, q.engine, q.org) },
+    { method: 'DELETE', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleDeleteConfig(q.params.ref, q.query, q.engine, q.org) },
   ];
 }
 
