@@ -22,6 +22,8 @@ export const DB_FILE = 'switchyard.db';
  * the WAL checkpoint. It blocks only the thread that waits: the writer thread.
  */
 export const BUSY_TIMEOUT_MS = 5_000;
+/** Pages of WAL between automatic checkpoints (4 KB pages: ~40 MB); see openDatabase. */
+export const WAL_AUTOCHECKPOINT = 10_000;
 
 export function dbPath(dir: string): string {
   return join(resolve(dir), DB_FILE);
@@ -78,6 +80,17 @@ export function openDatabase(dir: string, opts: OpenOptions): Database.Database 
     // cost was lost in the noise of other jobs, so the choice rests on the
     // guarantee asked for, not on a figure).
     db.pragma('synchronous = NORMAL');
+    // Checkpoint every WAL_AUTOCHECKPOINT pages instead of SQLite's 1,000: a
+    // stored response is ~4 pages a commit (its own leaf, a parent, a random
+    // leaf of the (org, id) index, the created_at leaf), so at 1,000 a
+    // checkpoint (page copies back into the file, two fsyncs) came every ~250
+    // puts and rewrote the same parent and index pages each time. Measured
+    // (2.3 KB rows, 20k puts, real schema, loaded 2-core machine): writer CPU
+    // per put 107-136 -> 77-85 µs one row a commit, 64-70 -> 53-57 µs four a
+    // commit. Cost: the -wal file grows to ~40 MB before a checkpoint (it is
+    // reused, not shrunk), and opening after a kill -9 reads that much WAL.
+    // Only the writing connection commits, so only its setting matters.
+    if (!opts.readOnly) db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
     if (opts.migrate) migrate(db, path);
     else {
       const v = db.pragma('user_version', { simple: true }) as number;
