@@ -46,6 +46,8 @@ export const CHANNEL_NAMES = {
   storeError: 'switchyard:store:error',
   /** { path, count, ms } after the purge job deleted expired rows. */
   storePurged: 'switchyard:store:purged',
+  /** { created, updated, unchanged } (config names) after the YAML's routing.configs were seeded into the store at start; `updated` replaced stored content, admin-API changes included (src/api/router-config-seed.ts). */
+  routerConfigsSeeded: 'switchyard:router-configs:seeded',
   /** { org, keyId, limit: 'requests' | 'tokens', scope: 'organization' | 'key' } when a request is refused 429 rate_limit_exceeded (src/edge/admission.ts). */
   rateLimited: 'switchyard:limits:refused',
   /** { kinds } when the PII guardrail refused a request (never the values). */
@@ -75,6 +77,7 @@ export const channels = {
   httpThreadExit: diagnostics_channel.channel(CHANNEL_NAMES.httpThreadExit),
   storeError: diagnostics_channel.channel(CHANNEL_NAMES.storeError),
   storePurged: diagnostics_channel.channel(CHANNEL_NAMES.storePurged),
+  routerConfigsSeeded: diagnostics_channel.channel(CHANNEL_NAMES.routerConfigsSeeded),
   rateLimited: diagnostics_channel.channel(CHANNEL_NAMES.rateLimited),
   piiBlocked: diagnostics_channel.channel(CHANNEL_NAMES.piiBlocked),
   orgRequest: diagnostics_channel.channel(CHANNEL_NAMES.orgRequest),

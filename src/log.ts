@@ -21,6 +21,10 @@ export function attachConsoleLog(write: (line: string) => void = (l) => process.
       const why = (x.error as Error)?.stack ?? (x.error === undefined ? `exit code ${x.code}` : String(x.error));
       write(`switchyard: HTTP thread ${x.thread} died (${why})${x.fatal ? '; giving up: it keeps crashing' : x.restarting ? '; restarting it' : ''}`);
     }],
+    [CHANNEL_NAMES.routerConfigsSeeded, (m) => {
+      const x = m as Msg;
+      if (x.created.length || x.updated.length) write(`switchyard: router configs from the YAML: ${x.created.length} created${x.created.length ? ` (${x.created.join(', ')})` : ''}, ${x.updated.length} replaced in the store${x.updated.length ? ` (${x.updated.join(', ')}: their stored content, admin-API changes included, differed)` : ''}, ${x.unchanged.length} unchanged`);
+    }],
     [CHANNEL_NAMES.internalError, (m) => { const x = m as Msg; write(`switchyard: internal error on ${x.method} ${x.path}${x.requestId ? ` (x-request-id ${x.requestId})` : ''}: ${(x.error as Error)?.stack ?? String(x.error)}`); }],
   ];
   for (const [name, fn] of subs) diagnostics_channel.subscribe(name, fn);

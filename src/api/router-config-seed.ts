@@ -26,6 +26,7 @@ import { routingWriter } from '../store/sqlite-routing-ops.ts';
 import { DEFAULT_ORG } from '../store/types.ts';
 import type { Config } from '../config/schema.ts';
 import { configBody } from './router-config-registry.ts';
+import { channels } from '../diagnostics.ts';
 import { randomUUID } from 'node:crypto';
 
 export class SeedError extends Error {
@@ -71,5 +72,7 @@ export function seedRouterConfigs(config: Readonly<Config>, cwd: string = proces
   } finally {
     db.close();
   }
+  // The log says which stored configs the YAML replaced: an admin-API change to them is gone from here on.
+  channels.routerConfigsSeeded.publish(out);
   return out;
 }

@@ -8,6 +8,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import diagnostics_channel from 'node:diagnostics_channel';
+import { CHANNEL_NAMES } from '../../src/diagnostics.ts';
 import { call, CHEAP, MID, PRODUCTION, STRONG, echoModels, routeModel, startEcho, startRig, type Echo, type Rig } from './helpers.ts';
 
 let echo: Echo;
@@ -167,7 +169,12 @@ describe('restart: persisted, YAML seeding', () => {
       const labelsBefore = (await call(a.base, 'GET', '/v1/router-configs/labels')).json;
       await a.close({ keepDir: true });
 
-      const b = await startRig(echoModels(e), {}, dir);
+      const seeded: any[] = [];
+      const onSeed = (m: unknown) => { seeded.push(m); };
+      diagnostics_channel.subscribe(CHANNEL_NAMES.routerConfigsSeeded, onSeed);
+      const b = await startRig(echoModels(e), {}, dir).finally(() => diagnostics_channel.unsubscribe(CHANNEL_NAMES.routerConfigsSeeded, onSeed));
+      // The log line's source: which stored configs the YAML replaced.
+      assert.deepEqual(seeded, [{ created: [], updated: ['production-router'], unchanged: ['labels'] }]);
       try {
         const kept = await call(b.base, 'GET', '/v1/router-configs/kept');
         assert.equal(kept.status, 200);
