@@ -22,7 +22,7 @@ export const CHANNEL_NAMES = {
   profileFailed: 'switchyard:profile:failed',
   /** { message } at start-up if uWebSockets.js fell back to its JS implementation. */
   uwsFallback: 'switchyard:uws:fallback',
-  /** { method, path, status, code, ms, aborted, requestId } after every response; status 0 and aborted: true when the client went away first. requestId = the response's x-request-id. */
+  /** { method, path, route, status, code, ms, aborted, requestId } after every response; status 0 and aborted: true when the client went away first. requestId = the response's x-request-id; route = the matched pattern ('' = no route). */
   httpResponse: 'switchyard:http:response',
   /** { model, clusterId, cacheHit: false, routingMs, embeddingMs } after a computed /v1/route decision; { cacheHit: true, routingMs, embeddingMs: 0 } after a cache hit. */
   routeDecision: 'switchyard:route:decision',

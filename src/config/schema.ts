@@ -101,8 +101,12 @@ export interface Config {
   routing: RoutingConfig;
   /** Organisations, their keys, limits and guardrail defaults (src/config/tenants.ts; README "Operating"). */
   tenants: TenantConfig[];
-  /** GET /metrics (src/edge/metrics.ts): public = served without an API key. */
-  metrics: { public: boolean };
+  /**
+   * GET /metrics (src/metrics/): `enabled` false (or "off" from --metrics /
+   * SWITCHYARD_METRICS) subscribes nothing and serves no /metrics; `public`
+   * serves it without an API key.
+   */
+  metrics: { enabled: boolean | 'on' | 'off'; public: boolean };
 }
 
 export interface RoutingConfig {
@@ -253,7 +257,7 @@ export function defaults(): Config {
     state: { dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000 },
     routing: { configs: [], default_config: null, extra_models: [], tiers: { economy: 1, standard: 5 }, sessions: { token_budget: 4_000, max_messages: 200 } },
     tenants: [],
-    metrics: { public: false },
+    metrics: { enabled: true, public: false },
   };
 }
 
@@ -440,7 +444,8 @@ export const CONFIG_SCHEMA = {
       },
     },
     tenants: TENANTS_SCHEMA,
-    metrics: { type: 'object', additionalProperties: false, properties: { public: { type: 'boolean' } } },
+    // enabled: a boolean in YAML; "on"/"off" from the flag and env var (settings are strings there).
+    metrics: { type: 'object', additionalProperties: false, properties: { enabled: { enum: [true, false, 'on', 'off'] }, public: { type: 'boolean' } } },
   },
   // The ONNX embedder's pool belongs to the process: N HTTP threads would each
   // start one (N x the model's memory and threads). "auto" resolves to 1 there.
@@ -484,4 +489,10 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'limits.input_chars', env: 'SWITCHYARD_INPUT_CHARS', flag: 'input-chars', type: 'integer', help: 'max chars of a prompt / embeddings input' },
   { path: 'limits.embedding_inputs', env: 'SWITCHYARD_EMBEDDING_INPUTS', flag: 'embedding-inputs', type: 'integer', help: 'max inputs per /v1/embeddings call' },
   { path: 'state.dir', env: 'SWITCHYARD_STATE_DIR', flag: 'state-dir', type: 'path', help: 'state directory (SQLite store), created on start' },
+  { path: 'metrics.enabled', env: 'SWITCHYARD_METRICS', flag: 'metrics', type: 'string', help: 'GET /metrics and its counters: on | off' },
 ];
+
+/** metrics.enabled as a boolean (it may be "on"/"off" from a flag or env var). */
+export function metricsEnabled(c: Pick<Config, 'metrics'>): boolean {
+  return c.metrics.enabled === true || c.metrics.enabled === 'on';
+}

@@ -118,6 +118,8 @@ export class Exchange {
   dialect: ErrorDialect = 'switchyard';
   /** x-request-id of every response (src/edge/registry.ts sets it before anything is sent); '' = none. */
   requestId = '';
+  /** The route pattern that matched ('' for the 404 catch-all): http:response carries it so metrics label by route, not by raw URL. */
+  route = '';
   /** Headers every response of this exchange carries (CORS for an allowed origin: src/edge/cors.ts), shared, never mutated. */
   extraHeaders: readonly (readonly [string, string])[] | undefined;
   private code: string | undefined;
@@ -307,7 +309,7 @@ export class Exchange {
   finished(status: number, code: string | undefined): void {
     this.life.leave();
     if (channels.httpResponse.hasSubscribers) {
-      channels.httpResponse.publish({ method: this.method, path: this.path, status, code, ms: performance.now() - this.t0, aborted: status === 0, requestId: this.requestId });
+      channels.httpResponse.publish({ method: this.method, path: this.path, route: this.route, status, code, ms: performance.now() - this.t0, aborted: status === 0, requestId: this.requestId });
     }
   }
 }

@@ -382,6 +382,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: M
       const method = req.getMethod();
       const x = new Exchange(res, method, url, life);
       x.dialect = g.dialect;
+      x.route = g.pattern;
       const caller = prologue(x, req, g.auth, g.methods);
       if (caller === null) return;
       const c = g.byMethod.get(method);

@@ -28,6 +28,7 @@ import { Tenancy } from './auth.ts';
 import { scopedResponses } from '../store/scoped.ts';
 import { makeGate } from './admission.ts';
 import { createRateLimitBuffer, RATE_LIMIT_KEY, SharedRateLimiter } from '../store/rate-limit.ts';
+import { metricsBuffers, setupMetrics } from '../metrics/index.ts';
 import { Cors } from './cors.ts';
 import { mountRoutes, type RouteDef } from './registry.ts';
 import { channels } from '../diagnostics.ts';
@@ -110,6 +111,9 @@ export interface AppDeps {
   health: HealthInfo;
 }
 
+/** Each App's metrics recorder, unsubscribed when its server closes. */
+const metricsStops = new WeakMap<TemplatedApp, () => void>();
+
 export function buildApp({ engine, life, config, health }: AppDeps): TemplatedApp {
   const app = uws.App();
   // Each HTTP thread resolves the same keys (env copied at thread start) and numbers the budgets alike.
@@ -117,7 +121,11 @@ export function buildApp({ engine, life, config, health }: AppDeps): TemplatedAp
   // One budget table for every thread (the shared bag); an Engine built without the bag (tests) gets a private one.
   const limiter = tenancy.budgets.length === 0 ? null
     : new SharedRateLimiter(engine.shared[RATE_LIMIT_KEY] ?? createRateLimitBuffer(tenancy.budgets.length), tenancy.budgets);
-  mountRoutes(app, routes(health), {
+  const table = routes(health);
+  // GET /metrics and this thread's counters (src/metrics/); stopped when the server closes.
+  const metrics = setupMetrics(config, engine, health.thread, () => table.map((r) => r.path), () => life.inFlight);
+  metricsStops.set(app, metrics.stop);
+  mountRoutes(app, metrics.route === null ? table : [...table, metrics.route], {
     engine, life,
     check: tenancy.check,
     anonymous: tenancy.anonymous,
@@ -177,6 +185,8 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
   seedRouterConfigs(config);
   // The JS fallback (node:http underneath) cannot share a port between threads.
   const threads = UWS_NATIVE ? httpThreads(config) : 1;
+  // Metrics counters: one region per HTTP thread, labelled from the route table, the profile and the tenants (src/metrics/layout.ts).
+  Object.assign(shared, metricsBuffers(config, routes({ uwsNative: UWS_NATIVE, startedAt: 0, thread: 0, threads }).map((r) => r.path), threads));
   if (!UWS_NATIVE) channels.uwsFallback.publish({ message: `uWebSockets.js is running its JS fallback, not the native build: expect about half the throughput${httpThreads(config) > 1 ? ', on 1 HTTP thread (server.threads needs the native build)' : ''}` });
   if (threads > 1) return startThreads(config, threads, shared);
   const server = await serve(config, new Engine(config, shared), { port: config.server.port, exclusive: true, thread: 0, threads: 1 });
@@ -233,6 +243,7 @@ export async function serve(config: Readonly<Config>, engine: Engine, opts: Serv
     // requests: their onAborted runs). Without it, open keep-alive sockets keep
     // the process alive.
     closeApp(app);
+    metricsStops.get(app)?.();
     await engine.close();
     channels.serverClosed.publish({ drained, inFlight: life.inFlight, ms: performance.now() - t0 });
     return { drained };
