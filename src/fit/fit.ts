@@ -32,6 +32,8 @@ export interface FitOptions {
   defaultCostWeight: number;
   name: string;
   pricing?: Record<string, { input_per_1m: number; output_per_1m: number; estimated?: boolean }>;
+  /** Which router the profile asks for; neighbours also stores every prompt's vector and errors. Default clusters. */
+  router?: { kind: 'clusters' } | { kind: 'neighbours'; k: number; alpha: number };
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -43,7 +45,10 @@ export const DEFAULT_FIT: Omit<FitOptions, 'name'> = {
   seed: 42,
   assignment: { mode: 'soft', temperature: 0.05, top: 16 },
   defaultCostWeight: 0.1,
+  router: { kind: 'clusters' },
 };
+
+export const DEFAULT_NEIGHBOURS = { kind: 'neighbours', k: 50, alpha: 10 } as const;
 
 export async function embedAll(embedder: Embedder, texts: readonly string[], onProgress?: FitOptions['onProgress']): Promise<Float32Array> {
   const out = new Float32Array(texts.length * embedder.dim);
@@ -141,5 +146,13 @@ export async function fitProfile(data: LabelledData, embedder: Embedder, opts: F
     files: { centroids: 'centroids.f32', errors: 'errors.f32', counts: 'counts.u32' },
     sha256: {},
   };
+  if (opts.router?.kind === 'neighbours') {
+    // The labelled prompts themselves: vectors as embedded, error = 1 - score (NaN = unknown).
+    manifest.router = { kind: 'neighbours', k: opts.router.k, alpha: opts.router.alpha, samples: n };
+    const p = fromParts(manifest, null, fine.centroids, err, counts);
+    p.points = x;
+    p.labels = Float32Array.from(data.score, (s) => 1 - s);
+    return p;
+  }
   return fromParts(manifest, null, fine.centroids, err, counts);
 }

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_FIT, type FitOptions } from './fit.ts';
+import { DEFAULT_FIT, DEFAULT_NEIGHBOURS, type FitOptions } from './fit.ts';
+import { DEFAULT_MIN_CHARS, DEFAULT_SEPARATOR, type TextSelection } from '../routing/text-select.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_DATA_DIR = resolve(ROOT, '../shared/data/routerbench');
@@ -13,6 +14,8 @@ export const FIT_FLAGS = {
   k: { type: 'string' }, 'coarse-k': { type: 'string' }, alpha: { type: 'string' }, 'alpha-coarse': { type: 'string' },
   seed: { type: 'string' }, assign: { type: 'string' }, temperature: { type: 'string' }, top: { type: 'string' },
   'cost-weight': { type: 'string' }, name: { type: 'string' }, pricing: { type: 'string' }, quiet: { type: 'boolean' },
+  router: { type: 'string' }, 'neighbours-k': { type: 'string' }, 'neighbours-alpha': { type: 'string' },
+  select: { type: 'string' }, 'select-separator': { type: 'string' }, 'select-min-chars': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -26,6 +29,12 @@ export const FIT_HELP = `  --k N              clusters (default ${DEFAULT_FIT.k}
   --top N            clusters blended in soft assignment (default ${DEFAULT_FIT.assignment.top})
   --cost-weight X    default lambda stored in the profile (default ${DEFAULT_FIT.defaultCostWeight})
   --pricing FILE     JSON {"model": {"input_per_1m": x, "output_per_1m": y}}
+  --router KIND      clusters | neighbours (k nearest labelled prompts; default clusters)
+  --neighbours-k N   neighbours read per prompt (default ${DEFAULT_NEIGHBOURS.k})
+  --neighbours-alpha X  prior strength of the clusters' estimate (default ${DEFAULT_NEIGHBOURS.alpha})
+  --select MODE      text embedded: full | last_question (default full; see README "Fitting")
+  --select-separator RE   last_question: block separator, a RegExp source (default ${JSON.stringify(DEFAULT_SEPARATOR)})
+  --select-min-chars N    last_question: prepend earlier blocks until this long (default ${DEFAULT_MIN_CHARS})
   --quiet            no progress on stderr`;
 
 function num(v: string | undefined, flag: string, dflt: number, int = false): number {
@@ -61,8 +70,35 @@ export function fitOptionsFrom(values: Record<string, unknown>, name: string): F
     defaultCostWeight: num(v['cost-weight'], 'cost-weight', DEFAULT_FIT.defaultCostWeight),
     name: (v.name as string) ?? name,
     pricing,
+    router: routerFrom(v),
     onProgress: values.quiet ? undefined : progressPrinter(),
   };
+}
+
+function routerFrom(v: Record<string, string | undefined>): FitOptions['router'] {
+  const kind = v.router ?? 'clusters';
+  if (kind === 'clusters') {
+    if (v['neighbours-k'] !== undefined || v['neighbours-alpha'] !== undefined) throw new UsageError('--neighbours-k / --neighbours-alpha need --router neighbours');
+    return { kind };
+  }
+  if (kind !== 'neighbours') throw new UsageError(`--router must be clusters or neighbours, got "${kind}"`);
+  const k = num(v['neighbours-k'], 'neighbours-k', DEFAULT_NEIGHBOURS.k, true);
+  if (k < 1) throw new UsageError('--neighbours-k must be >= 1');
+  return { kind, k, alpha: num(v['neighbours-alpha'], 'neighbours-alpha', DEFAULT_NEIGHBOURS.alpha) };
+}
+
+/** The text selection the flags ask for (undefined = the whole prompt). */
+export function selectionFrom(values: Record<string, unknown>): TextSelection | undefined {
+  const v = values as Record<string, string | undefined>;
+  const mode = v.select ?? 'full';
+  if (mode === 'full') {
+    if (v['select-separator'] !== undefined || v['select-min-chars'] !== undefined) throw new UsageError('--select-separator / --select-min-chars need --select last_question');
+    return undefined;
+  }
+  if (mode !== 'last_question') throw new UsageError(`--select must be full or last_question, got "${mode}"`);
+  const separator = v['select-separator'] ?? DEFAULT_SEPARATOR;
+  try { new RegExp(separator); } catch (e) { throw new UsageError(`--select-separator is not a valid RegExp: ${(e as Error).message}`); }
+  return { mode, separator, min_chars: num(v['select-min-chars'], 'select-min-chars', DEFAULT_MIN_CHARS, true) };
 }
 
 /** Progress on stderr, at most ~5 lines a second, so long fits show they are alive. */

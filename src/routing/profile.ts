@@ -7,6 +7,14 @@
  *   errors.f32      K x M Float32 expected error (1 - score); NaN = unknown
  *   counts.u32      K x M Uint32 labelled samples behind each cell
  *   embedder.json + idf.f32   the native embedder's tables, when it is the native one
+ *   points.f32      (router.kind "neighbours" only) N x dim Float32 labelled prompt vectors
+ *   labels.f32      (router.kind "neighbours" only) N x M Float32 error per prompt; NaN = unknown
+ *
+ * `router` (optional; absent = clusters, as every profile before issue 13)
+ * says which router decides: "clusters" (UniRoute, centroids + errors) or
+ * "neighbours" (k nearest labelled prompts, shrunk toward the clusters'
+ * estimate: src/routing/neighbours.ts). A neighbours profile carries the
+ * cluster tables too: they are its prior and its cluster_id.
  *
  * Loading validates every field and every table length, checks each file's
  * sha256, and refuses an embedder whose id, dim or hash differ from the ones
@@ -56,9 +64,18 @@ export interface ProfileManifest {
   assignment: Assignment;
   default_cost_weight: number;
   fit: Record<string, unknown>;
-  files: { centroids: string; errors: string; counts: string };
+  files: { centroids: string; errors: string; counts: string; points?: string; labels?: string };
   sha256: Record<string, string>;
+  router?: RouterSpec;
 }
+
+export type RouterSpec =
+  | { kind: 'clusters' }
+  /** k nearest labelled prompts; alpha: prior strength of the clusters' estimate; samples: N rows in points/labels. */
+  | { kind: 'neighbours'; k: number; alpha: number; samples: number };
+
+/** The router kind a manifest asks for ("clusters" when absent). */
+export const routerKind = (m: ProfileManifest): RouterSpec['kind'] => m.router?.kind ?? 'clusters';
 
 export interface Profile {
   manifest: ProfileManifest;
@@ -71,6 +88,9 @@ export interface Profile {
   counts: Uint32Array;
   /** Per-model normalised cost in [0, 1] (see cost_normalisation). */
   costNorm: Float64Array;
+  /** router.kind "neighbours": N x dim labelled prompt vectors and N x M errors. */
+  points?: Float32Array;
+  labels?: Float32Array;
 }
 
 export class ProfileError extends Error {
@@ -91,12 +111,17 @@ const bytesOf = (a: Float32Array | Uint32Array) => new Uint8Array(a.buffer, a.by
 
 export function saveProfile(dir: string, p: Omit<Profile, 'dir' | 'costNorm'>): void {
   mkdirSync(dir, { recursive: true });
-  const files = { centroids: 'centroids.f32', errors: 'errors.f32', counts: 'counts.u32' };
-  const tables = { centroids: bytesOf(p.centroids), errors: bytesOf(p.errors), counts: bytesOf(p.counts) };
+  const files: ProfileManifest['files'] = { centroids: 'centroids.f32', errors: 'errors.f32', counts: 'counts.u32' };
+  const tables: Record<string, Uint8Array> = { centroids: bytesOf(p.centroids), errors: bytesOf(p.errors), counts: bytesOf(p.counts) };
+  if (routerKind(p.manifest) === 'neighbours') {
+    if (!p.points || !p.labels) throw new ProfileError('saveProfile: a neighbours profile needs points and labels');
+    files.points = 'points.f32'; files.labels = 'labels.f32';
+    tables.points = bytesOf(p.points); tables.labels = bytesOf(p.labels);
+  }
   const sha256: Record<string, string> = {};
   for (const key of Object.keys(files) as (keyof typeof files)[]) {
-    writeFileSync(join(dir, files[key]), tables[key]);
-    sha256[files[key]] = sha(tables[key]);
+    writeFileSync(join(dir, files[key]!), tables[key]);
+    sha256[files[key]!] = sha(tables[key]);
   }
   const manifest: ProfileManifest = { ...p.manifest, k: p.k, files, sha256 };
   writeFileSync(join(dir, 'profile.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -146,6 +171,16 @@ export function validateManifest(m: unknown, where: string): ProfileManifest {
   need(isNum(o.default_cost_weight) && o.default_cost_weight >= 0, where, '"default_cost_weight" must be a number >= 0');
   need(o.files && typeof o.files.centroids === 'string' && typeof o.files.errors === 'string' && typeof o.files.counts === 'string', where, '"files" must name centroids, errors and counts');
   need(o.sha256 && typeof o.sha256 === 'object', where, '"sha256" must be an object');
+  if (o.router !== undefined) {
+    const r = o.router;
+    need(typeof r === 'object' && r !== null && (r.kind === 'clusters' || r.kind === 'neighbours'), where, '"router.kind" must be "clusters" or "neighbours"');
+    if (r.kind === 'neighbours') {
+      need(Number.isInteger(r.k) && r.k >= 1, where, '"router.k" must be an integer >= 1');
+      need(isNum(r.alpha) && r.alpha >= 0, where, '"router.alpha" must be a number >= 0');
+      need(Number.isInteger(r.samples) && r.samples >= 1, where, '"router.samples" must be an integer >= 1');
+      need(typeof o.files.points === 'string' && typeof o.files.labels === 'string', where, '"files" must name points and labels for a neighbours router');
+    }
+  }
   return o as ProfileManifest;
 }
 
@@ -191,7 +226,19 @@ export function loadProfile(dir: string, embedder?: EmbedderIdentity): Profile {
     const e = errors[i];
     if (!(e !== e || (e >= 0 && e <= 1))) need(false, join(dir, m.files.errors), `entry ${i} (cluster ${Math.floor(i / M)}, model "${m.models[i % M].name}") is ${e}, outside [0, 1]`);
   }
-  return fromParts(m, dir, centroids, errors, counts);
+  const p = fromParts(m, dir, centroids, errors, counts);
+  if (m.router?.kind === 'neighbours') {
+    const n = m.router.samples;
+    const points = new Float32Array(readTable(dir, m.files.points!, n * dim * 4, m.sha256[m.files.points!]).buffer);
+    const labels = new Float32Array(readTable(dir, m.files.labels!, n * M * 4, m.sha256[m.files.labels!]).buffer);
+    for (let i = 0; i < points.length; i++) if (!Number.isFinite(points[i])) need(false, join(dir, m.files.points!), `entry ${i} is not finite`);
+    for (let i = 0; i < labels.length; i++) {
+      const e = labels[i];
+      if (!(e !== e || (e >= 0 && e <= 1))) need(false, join(dir, m.files.labels!), `entry ${i} (prompt ${Math.floor(i / M)}, model "${m.models[i % M].name}") is ${e}, outside [0, 1]`);
+    }
+    p.points = points; p.labels = labels;
+  }
+  return p;
 }
 
 export function fromParts(manifest: ProfileManifest, dir: string | null, centroids: Float32Array, errors: Float32Array, counts: Uint32Array): Profile {

@@ -32,6 +32,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SyncEmbedder } from './types.ts';
+import { compileSelection, validateSelection, type TextSelection } from '../text-select.ts';
 
 export const NATIVE_EMBEDDER_KIND = 'native-hashgram-v1';
 
@@ -45,6 +46,12 @@ export interface NativeParams {
   seed: number;
   /** Number of documents the IDF was fitted on. */
   docs: number;
+  /**
+   * Which part of a prompt is embedded (src/routing/text-select.ts); absent =
+   * the whole text. Part of the hash when present and not `full`, so a profile
+   * fitted on last questions refuses an embedder that embeds whole prompts.
+   */
+  select?: TextSelection;
 }
 
 export const DEFAULT_NATIVE_PARAMS: Omit<NativeParams, 'docs'> = { dim: 384, bits: 18, nnz: 8, seed: 0x5eed };
@@ -169,13 +176,14 @@ export class FeatureHasher {
  * Learns the IDF table from a corpus: idf = ln((1 + N) / (1 + df)) + 1, the
  * smoothed form; buckets never seen get ln(1 + N) + 1.
  */
-export function fitNativeTables(texts: readonly string[], base = DEFAULT_NATIVE_PARAMS): NativeTables {
+export function fitNativeTables(texts: readonly string[], base: Omit<NativeParams, 'docs'> = DEFAULT_NATIVE_PARAMS): NativeTables {
+  const sel = compileSelection(base.select);
   const buckets = 1 << base.bits;
   const df = new Uint32Array(buckets);
   const seen = new Uint32Array(buckets); // stamp: document index + 1
   const hasher = new FeatureHasher(base.bits);
   for (let d = 0; d < texts.length; d++) {
-    const k = hasher.hash(texts[d]);
+    const k = hasher.hash(sel(texts[d]));
     const out = hasher.out;
     for (let i = 0; i < k; i++) {
       const f = out[i];
@@ -209,6 +217,7 @@ export class NativeEmbedder implements SyncEmbedder {
   private count = new Uint8Array(1024);
   private order = new Int32Array(512);
   private call = 0;
+  private readonly select: ((text: string) => string) | null;
 
   constructor(readonly tables: NativeTables) {
     const p = tables.params;
@@ -219,8 +228,12 @@ export class NativeEmbedder implements SyncEmbedder {
     this.idf = new Float32Array(tables.buffer, l.idfOff, l.buckets);
     this.scale = 1 / Math.sqrt(p.nnz);
     this.hasher = new FeatureHasher(p.bits);
+    const selects = p.select !== undefined && p.select.mode !== 'full';
+    this.select = selects ? compileSelection(p.select) : null;
+    // The selection joins the hashed identity only when it changes the text, so
+    // every embedder fitted before it existed keeps its hash.
     this.hash = createHash('sha256')
-      .update(JSON.stringify({ kind: NATIVE_EMBEDDER_KIND, dim: p.dim, bits: p.bits, nnz: p.nnz, seed: p.seed }))
+      .update(JSON.stringify(selects ? { kind: NATIVE_EMBEDDER_KIND, dim: p.dim, bits: p.bits, nnz: p.nnz, seed: p.seed, select: p.select } : { kind: NATIVE_EMBEDDER_KIND, dim: p.dim, bits: p.bits, nnz: p.nnz, seed: p.seed }))
       .update(new Uint8Array(tables.buffer, l.idfOff, l.buckets * 4))
       .digest('hex').slice(0, 32);
   }
@@ -256,7 +269,7 @@ export class NativeEmbedder implements SyncEmbedder {
   }
 
   embedSync(text: string, out: Float32Array = new Float32Array(this.dim)): Float32Array {
-    const k = this.hasher.hash(text);
+    const k = this.hasher.hash(this.select === null ? text : this.select(text));
     const t = this.countFeatures(this.hasher.out, k);
     const { keys, count, order, idf, nnz, seed, dim } = this;
     out.fill(0);
@@ -327,6 +340,7 @@ export function loadNativeTables(dir: string): NativeTables {
   for (const key of ['dim', 'bits', 'nnz', 'seed', 'docs'] as const) {
     if (!Number.isInteger(p?.[key]) || p[key] < 0) throw new Error(`native embedder: ${where}: params.${key} must be a non-negative integer`);
   }
+  if (p.select !== undefined) p.select = validateSelection(p.select, `native embedder: ${where}: params`);
   if (p.bits < 8 || p.bits > 24) throw new Error(`native embedder: ${where}: params.bits must be 8..24`);
   const bytes = readFileSync(join(dir, m.idf_file));
   if (bytes.byteLength !== (1 << p.bits) * 4) throw new Error(`native embedder: ${join(dir, m.idf_file)} is ${bytes.byteLength} bytes, expected ${(1 << p.bits) * 4}`);
