@@ -45,6 +45,12 @@ function then<T, U>(x: T | Promise<T>, f: (t: T) => U | Promise<U>): U | Promise
   return x instanceof Promise ? x.then(f) : f(x);
 }
 
+function validateAgainst(engine: Engine, e: CatalogEntry, input: unknown): { model: string; valid: boolean; errors: unknown[] } {
+  const v = catalogOf(engine).validator(e, 'input');
+  const valid = v(input) === true;
+  return { model: e.id, valid, errors: valid ? [] : (v.errors ?? []).slice(0, 100).map((x) => ({ path: `input${x.instancePath.replaceAll('/', '.')}`, keyword: x.keyword, message: x.message ?? 'is invalid' })) };
+}
+
 function suggestion(x: Ranked, routableOnly: boolean): Record<string, unknown> {
   const s: Record<string, unknown> = {
     model: x.entry.summary, cost_tier: x.entry.priceTier, estimated_cost: x.cost, estimated_cost_dollars: x.cost,
@@ -60,14 +66,19 @@ export function handleSuggest(body: Buffer, engine: Engine): string | Promise<st
   const r = engine.require();
   return then(prepare(engine, req), (prep) => {
     const q = rankInput(req, prep, false);
-    return then(rankFor(engine, r, req, q).ranking, (ranking) => JSON.stringify({
-      classification: prep.classification,
-      optimization: req.optimization,
-      lambda: ranking.lambda,
-      suggestions: ranking.ranked.slice(0, req.limit).map((x) => suggestion(x, false)),
-      price_comparison: priceComparison(ranking.ranked),
-      context: { session_prompts: prep.session.prompts, contextual_boost: prep.boost },
-    }));
+    return then(rankFor(engine, r, req, q).ranking, (ranking) => {
+      const out: Record<string, unknown> = {
+        classification: prep.classification,
+        optimization: req.optimization,
+        lambda: ranking.lambda,
+        suggestions: ranking.ranked.slice(0, req.limit).map((x) => suggestion(x, false)),
+        price_comparison: priceComparison(ranking.ranked),
+        context: { session_prompts: prep.session.prompts, contextual_boost: prep.boost },
+      };
+      // GreatRouter's "input for schema validation": with an explicit model, the input checked against its input schema.
+      if (req.input !== undefined && req.model !== undefined) out.input_validation = validateAgainst(engine, req.model, req.input);
+      return JSON.stringify(out);
+    });
   });
 }
 

@@ -106,6 +106,15 @@ describe('POST /v1/auto/suggest', () => {
     assert.equal((await ids({ limit: 2 })).length, 2);
   });
 
+  it('input with an explicit model: checked against its input schema', async () => {
+    const bad = await post(env.base, '/v1/auto/suggest', { prompt: 'a cat', model: 'openai/dall-e-3', input: { size: 'huge' } });
+    assert.equal(bad.json.input_validation.valid, false);
+    assert.deepEqual(bad.json.input_validation.errors.map((e: any) => e.keyword).sort(), ['enum', 'required']);
+    const ok = await post(env.base, '/v1/auto/suggest', { prompt: 'hi', model: 'anthropic/claude-v2', input: msgs('hi') });
+    assert.deepEqual(ok.json.input_validation, { model: 'anthropic/claude-v2', valid: true, errors: [] });
+    assert.equal('input_validation' in (await post(env.base, '/v1/auto/suggest', { prompt: 'hi', input: msgs('hi') })).json, false);
+  });
+
   it('400 naming the field; unknown model 404', async () => {
     for (const [body, param] of [
       [{}, 'prompt'], [{ prompt: '' }, 'prompt'], [{ prompt: 'x', limit: 21 }, 'limit'], [{ prompt: 'x', limit: 0 }, 'limit'],
