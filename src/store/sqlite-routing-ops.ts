@@ -35,8 +35,19 @@ export function toStoredConfig(r: RcRow): StoredRouterConfig {
 
 export const RC_COLUMNS = 'org, id, name, version, config, source, created_at, updated_at';
 
-/** Prepared once per writer connection; `apply` runs one op. */
-export function routingWriter(db: Database.Database): (op: RoutingOp) => unknown {
+/** Expired route decisions deleted per new one: more than arrive, so expiry keeps up, and a bounded cost per write. */
+const EXPIRE_PER_PUT = 8;
+
+/**
+ * Prepared once per writer connection; `apply` runs one op. `ttlMs`
+ * (state.responses.ttl_days; 0 = keep): route decisions and session messages
+ * older than that are never read (sqlite-routing.ts) and are deleted here as
+ * new ones arrive: each decision put deletes up to EXPIRE_PER_PUT expired
+ * decisions (by the created_at index), each session append that session's
+ * expired messages. No purge job: what nobody writes to any more (an
+ * abandoned session) stays on disk, capped at max_messages per session.
+ */
+export function routingWriter(db: Database.Database, ttlMs = 0): (op: RoutingOp) => unknown {
   const byId = db.prepare<[string, string], RcRow>(`SELECT ${RC_COLUMNS} FROM router_configs WHERE org = ? AND id = ?`);
   const nameOwner = db.prepare<[string, string], { id: string }>('SELECT id FROM router_configs WHERE org = ? AND name = ?');
   const insert = db.prepare(`INSERT INTO router_configs (${RC_COLUMNS}) VALUES (@org, @id, @name, 1, @config, @source, @createdAt, @createdAt)`);
@@ -47,6 +58,8 @@ export function routingWriter(db: Database.Database): (op: RoutingOp) => unknown
   const trim = db.prepare(`DELETE FROM session_messages WHERE org = ? AND session_id = ? AND seq <= (
     SELECT seq FROM session_messages WHERE org = ? AND session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
   const putDecision = db.prepare('INSERT OR REPLACE INTO route_decisions (org, id, created_at, decision) VALUES (?, ?, ?, ?)');
+  const expireDecisions = db.prepare('DELETE FROM route_decisions WHERE rowid IN (SELECT rowid FROM route_decisions WHERE created_at < ? LIMIT ?)');
+  const expireSession = db.prepare('DELETE FROM session_messages WHERE org = ? AND session_id = ? AND created_at < ?');
 
   return (op) => {
     switch (op.op) {
@@ -75,10 +88,12 @@ export function routingWriter(db: Database.Database): (op: RoutingOp) => unknown
       case 'session_append': {
         for (const m of op.messages) addMsg.run(op.org, op.sessionId, m.role, m.content, m.tokens, op.at);
         trim.run(op.org, op.sessionId, op.org, op.sessionId, op.keep);
+        if (ttlMs > 0) expireSession.run(op.org, op.sessionId, op.at - ttlMs);
         return undefined;
       }
       case 'decision_put':
         putDecision.run(op.org, op.id, op.createdAt, op.decision);
+        if (ttlMs > 0) expireDecisions.run(op.createdAt - ttlMs, EXPIRE_PER_PUT);
         return undefined;
     }
   };

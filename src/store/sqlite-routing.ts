@@ -56,14 +56,18 @@ export class SqliteRouterConfigs implements RouterConfigStore {
 /** Newest first, at most this many read per call: a budget never needs more (and a huge session costs a bounded read). */
 const SESSION_READ_LIMIT = 1_000;
 
+/** Oldest created_at (unix ms) still readable; 0 = everything (ttlMs 0: kept until deleted). */
+const notBefore = (ttlMs: number) => (ttlMs > 0 ? Date.now() - ttlMs : 0);
+
 export class SqliteSessions implements SessionStore {
-  private readonly newest: Database.Statement<[string, string, number], SessionMessage>;
-  constructor(db: Database.Database, private readonly link: WriterLink, private readonly path: string) {
-    this.newest = db.prepare('SELECT role, content, tokens FROM session_messages WHERE org = ? AND session_id = ? ORDER BY seq DESC LIMIT ?');
+  private readonly newest: Database.Statement<[string, string, number, number], SessionMessage>;
+  /** `ttlMs`: messages older than this are never read (the writer deletes them as the session goes on). */
+  constructor(db: Database.Database, private readonly link: WriterLink, private readonly path: string, private readonly ttlMs = 0) {
+    this.newest = db.prepare('SELECT role, content, tokens FROM session_messages WHERE org = ? AND session_id = ? AND created_at >= ? ORDER BY seq DESC LIMIT ?');
   }
   recent(org: string, sessionId: string, tokenBudget: number): Promise<SessionMessage[]> {
     return read(this.path, () => {
-      const rows = this.newest.all(org, sessionId, SESSION_READ_LIMIT);
+      const rows = this.newest.all(org, sessionId, notBefore(this.ttlMs), SESSION_READ_LIMIT);
       const out: SessionMessage[] = [];
       let sum = 0;
       for (const r of rows) {
@@ -81,7 +85,8 @@ export class SqliteSessions implements SessionStore {
 
 export class SqliteRouteDecisions implements RouteDecisionStore {
   private readonly byId: Database.Statement<[string, string], { org: string; id: string; created_at: number; decision: string }>;
-  constructor(db: Database.Database, private readonly link: WriterLink, private readonly path: string) {
+  /** `ttlMs`: a decision older than this is never read (the writer deletes it as new ones arrive). */
+  constructor(db: Database.Database, private readonly link: WriterLink, private readonly path: string, private readonly ttlMs = 0) {
     this.byId = db.prepare('SELECT org, id, created_at, decision FROM route_decisions WHERE org = ? AND id = ?');
   }
   put(d: StoredRouteDecision): Promise<void> {
@@ -90,7 +95,8 @@ export class SqliteRouteDecisions implements RouteDecisionStore {
   get(org: string, id: string): Promise<StoredRouteDecision | undefined> {
     return read(this.path, () => {
       const r = this.byId.get(org, id);
-      return r && { org: r.org, id: r.id, createdAt: r.created_at, decision: r.decision };
+      if (r === undefined || r.created_at < notBefore(this.ttlMs)) return undefined;
+      return { org: r.org, id: r.id, createdAt: r.created_at, decision: r.decision };
     });
   }
 }
