@@ -56,6 +56,12 @@ export const ERRORS = {
   pii_detected: { status: 400, message: 'The request contains personal data the guardrail blocks.' },
   /** POST /v1/model-router/invoke: the body does not match Feather's schema (FastAPI's 422; `detail` lists each problem). */
   validation_error: { status: 422, message: 'The request body does not match the schema.' },
+  /** Issue 11: an explicitly named model is excluded by the organisation's preferences (excluded_models / excluded_providers). */
+  model_excluded: { status: 400, message: 'The model is excluded by this organisation\'s preferences.' },
+  /** Issue 11: DELETE /v1/preferences/{key} of a key the organisation has not set. */
+  preference_not_found: { status: 404, message: 'This preference is not set.' },
+  /** Issue 11: POST /v1/feedback names a request id with no activity-log row of this organisation (unknown, another organisation's, not yet flushed, or past retention). */
+  request_not_found: { status: 404, message: 'No routed request with this id is known for this organisation.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

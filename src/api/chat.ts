@@ -40,6 +40,9 @@ import { parseChatRequest, routingText, type ChatInput } from './chat-validate.t
 import { parseJsonObject } from './validate.ts';
 import type { ResponseSink } from './sink.ts';
 import type { SearchResult } from '../pool/route-pool.ts';
+import { checkExplicit, withOrg, type CompiledOrg } from './org-state.ts';
+import { logRequest, type RequestMeta } from './activity-log.ts';
+import type { Usage } from '../providers/types.ts';
 
 type Reason = 'routed' | 'explicit' | 'fallback';
 
@@ -94,20 +97,23 @@ function masks(rt: GatewayRuntime, models: readonly string[]): { backed: Uint8Ar
   return { backed, healthy: nHealthy > 0 ? healthy : backed, nBacked };
 }
 
-function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult | undefined, costWeight: number, t0: number): Plan {
+function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult | undefined, costWeight: number, t0: number, org?: CompiledOrg): Plan {
   const models = r.router.models;
-  const { backed, healthy, nBacked } = masks(rt, models);
+  let { backed, healthy, nBacked } = masks(rt, models);
+  // The organisation's exclusions (org-state.ts): masked out of both masks, so a degraded fallback never brings them back.
+  if (org?.allowed) ({ backed, healthy, nBacked } = withoutExcluded(backed, healthy, org.allowed));
+  const extra = org?.routingEffect ? { errorOverride: org.errors, bias: org.bias } : undefined;
   if (nBacked === 0) throw new ApiError('no_backend', 'No model of the router profile has a backend: add at least one under providers.models (names must match the profile\'s models).', 'model');
   let allowed = healthy;
   let d: Decision;
   try {
-    d = r.router.routeNear(v, nb, { costWeight, allowed });
+    d = r.router.routeNear(v, nb, { costWeight, allowed, ...extra });
   } catch (e) {
     if (!(e instanceof NoCandidateError)) throw e;
     // The healthy models have no estimate in this cluster; degraded ones might: let the breaker decide.
     if (healthy === backed) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
     allowed = backed;
-    try { d = r.router.routeNear(v, nb, { costWeight, allowed }); } catch (e2) {
+    try { d = r.router.routeNear(v, nb, { costWeight, allowed, ...extra }); } catch (e2) {
       if (e2 instanceof NoCandidateError) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
       throw e2;
     }
@@ -115,21 +121,29 @@ function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult 
   return { candidates: candidatesOf(rt, d, allowed, models), clusterId: d.clusterId, routingMs: performance.now() - t0 };
 }
 
+/** The masks without an organisation's excluded models (copies; the cached masks stay as they are). */
+function withoutExcluded(backed: Uint8Array, healthy: Uint8Array, allowed: Uint8Array): { backed: Uint8Array; healthy: Uint8Array; nBacked: number } {
+  const b = backed.slice(), h = healthy.slice();
+  let nBacked = 0, nHealthy = 0;
+  for (let i = 0; i < b.length; i++) { b[i] &= allowed[i]; h[i] &= allowed[i]; nBacked += b[i]; nHealthy += h[i]; }
+  return { backed: b, healthy: nHealthy > 0 ? h : b, nBacked };
+}
+
 /** decide(), after the route pool's search when the profile searches there; routingMs then includes the hop. */
-function decideAfterSearch(r: Ready, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number): Plan | Promise<Plan> {
+function decideAfterSearch(r: Ready, rt: GatewayRuntime, v: Float32Array, costWeight: number, t0: number, org?: CompiledOrg): Plan | Promise<Plan> {
   const nb = poolSearch(r, v);
-  return nb === undefined ? decide(r, rt, v, undefined, costWeight, t0) : nb.then((n) => decide(r, rt, v, n, costWeight, t0));
+  return nb === undefined ? decide(r, rt, v, undefined, costWeight, t0, org) : nb.then((n) => decide(r, rt, v, n, costWeight, t0, org));
 }
 
 /** Routed plan: synchronous with the inline (native) embedder and inline search, a Promise with an async backend or the route pool. */
-function route(engine: Engine, rt: GatewayRuntime, input: ChatInput): Plan | Promise<Plan> {
+function route(engine: Engine, rt: GatewayRuntime, input: ChatInput, org?: CompiledOrg): Plan | Promise<Plan> {
   const r = engine.require();
   const text = routingText(input.request.messages, rt.config.route_on, engine.config.limits.input_chars);
   if (text.trim() === '') throw new ApiError('invalid_request', '"messages" holds no text to route on (model "auto" embeds message text)', 'messages');
-  const costWeight = input.costWeight ?? r.defaultCostWeight;
+  const costWeight = input.costWeight ?? org?.costWeight ?? r.defaultCostWeight;
   const t0 = performance.now();
-  if (r.source.kind === 'sync') return decideAfterSearch(r, rt, r.source.embedder.embedSync(text, r.scratch), costWeight, t0);
-  return r.source.backend.embed(text).then((v) => decideAfterSearch(r, rt, v, costWeight, t0));
+  if (r.source.kind === 'sync') return decideAfterSearch(r, rt, r.source.embedder.embedSync(text, r.scratch), costWeight, t0, org);
+  return r.source.backend.embed(text).then((v) => decideAfterSearch(r, rt, v, costWeight, t0, org));
 }
 
 export function chainError(e: UpstreamChainError): ApiError {
@@ -153,18 +167,27 @@ export function headersOf(model: string, reason: Reason, plan: Plan, estimate: n
   return h;
 }
 
-function publish(model: string | null, reason: Reason | null, plan: Plan, attempts: readonly AttemptRecord[], stream: boolean, status: number, cost: number | null, t0: number): void {
+function publish(model: string | null, reason: Reason | null, plan: Plan, attempts: readonly AttemptRecord[], stream: boolean, status: number, cost: number | null, t0: number, log?: ChatLog, usage?: Usage | null): void {
+  if (log !== undefined && channels.orgRequest.hasSubscribers) {
+    logRequest(log.engine, log.meta, {
+      endpoint: '/v1/chat/completions', requested: log.requested, selected: plan.candidates[0] ?? null, executed: model, reason,
+      chain: attempts, cluster: plan.clusterId, usage, costUsd: cost, status, cacheHit: false, t0,
+    });
+  }
   if (!channels.chatCompletion.hasSubscribers) return;
   channels.chatCompletion.publish({ model, reason, candidates: plan.candidates, attempts, stream, status, costUsd: cost, ms: performance.now() - t0 });
 }
 
-async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number): Promise<void> {
+/** Who asked (activity log): present when the edge passed the request's org and id. */
+interface ChatLog { engine: Engine; meta: RequestMeta; requested: string }
+
+async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number, log?: ChatLog): Promise<void> {
   let res: ChatResult;
   try {
     res = await rt.gateway.chat(input.request, plan.candidates, sink.signal);
   } catch (e) {
     if (!(e instanceof UpstreamChainError)) throw e;
-    publish(null, null, plan, e.attempts, input.stream, e.aborted ? 0 : e.status, null, t0);
+    publish(null, null, plan, e.attempts, input.stream, e.aborted ? 0 : e.status, null, t0, log);
     throw chainError(e); // a no-op on the edge when the client is gone
   }
   const pricing = rt.pricing(res.model);
@@ -177,7 +200,7 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
       cost_usd: res.costUsd, estimated_cost_usd: estimate, routing_ms: plan.routingMs ?? null, upstream_ms: res.latencyMs,
     };
     sink.send(200, withSwitchyard(res.json, switchyard), headersOf(res.model, reason, plan, estimate, res.costUsd));
-    publish(res.model, reason, plan, res.chain, false, 200, res.costUsd, t0);
+    publish(res.model, reason, plan, res.chain, false, 200, res.costUsd, t0, log, res.usage);
     return;
   }
 
@@ -213,19 +236,19 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
     const err = e instanceof UpstreamError ? e : new UpstreamError('bad_response', (e as Error)?.message ?? String(e));
     sink.end(pending + sseError({ message: redact(`${model} failed mid-stream: ${err.message}`), type: 'upstream_error', code: err.kind }));
     const s = await res.finished;
-    publish(model, reason, plan, res.chain, true, sink.signal.aborted ? 0 : 200, s.costUsd, t0);
+    publish(model, reason, plan, res.chain, true, sink.signal.aborted ? 0 : 200, s.costUsd, t0, log, s.usage);
     return;
   }
   if (sink.signal.aborted) {
     await chunks.return(); // cancels the upstream request
     const s = await res.finished;
-    publish(model, reason, plan, res.chain, true, 0, s.costUsd, t0);
+    publish(model, reason, plan, res.chain, true, 0, s.costUsd, t0, log, s.usage);
     return;
   }
   const s = await res.finished;
   const trailer = { model, cost_usd: s.costUsd, usage: s.usage };
   sink.end(pending + sseComment(`switchyard ${JSON.stringify(trailer)}`) + SSE_DONE);
-  publish(model, reason, plan, res.chain, true, 200, s.costUsd, t0);
+  publish(model, reason, plan, res.chain, true, 200, s.costUsd, t0, log, s.usage);
 }
 
 /**
@@ -245,13 +268,14 @@ export function withSwitchyard(json: string, switchyard: object): string {
  * The endpoint. `body` is parsed synchronously (it may be uWS's buffer, valid
  * only during this call); everything after the first await works on copies.
  */
-export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink): void | Promise<void> {
+export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, meta?: RequestMeta): void | Promise<void> {
   const t0 = performance.now();
   const input = parseChatRequest(parseJsonObject(body));
   const rt = engine.gateway;
-  const plan = planChat(engine, input);
-  if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0));
-  return serve(rt, input, plan, sink, t0);
+  const plan = planChat(engine, input, meta?.org);
+  const log = meta === undefined ? undefined : { engine, meta, requested: input.model };
+  if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0, log));
+  return serve(rt, input, plan, sink, t0, log);
 }
 
 /**
@@ -259,9 +283,11 @@ export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink): vo
  * configured model named, else 404 model_not_found. Shared with
  * POST /v1/responses (responses.ts), which routes exactly as chat does.
  */
-export function planChat(engine: Engine, input: ChatInput): Plan | Promise<Plan> {
+export function planChat(engine: Engine, input: ChatInput, org?: string | CompiledOrg): Plan | Promise<Plan> {
+  if (typeof org === 'string') return withOrg(engine, org, (c) => planChat(engine, input, c));
   const rt = engine.gateway;
-  if (input.routed) return route(engine, rt, input);
+  if (org !== undefined && !input.routed) checkExplicit(org, input.model);
+  if (input.routed) return route(engine, rt, input, org);
   if (rt.routes.has(input.model)) return { candidates: [input.model], clusterId: undefined, routingMs: undefined };
   const known = rt.models.length <= 20 ? ` (configured: ${rt.models.join(', ') || 'none'}; or "auto")` : '';
   throw new ApiError('model_not_found', `The model ${JSON.stringify(input.model.slice(0, 256))} does not exist or has no configured backend${known}.`, 'model');

@@ -37,6 +37,7 @@ import { GatewayRuntime, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { dispatchFor, routePoolThreads } from '../pool/pool.ts';
 import { createRoutePool, type RoutePool, type SearchResult } from '../pool/route-pool.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { closeActivityLog } from './activity-log.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
@@ -167,8 +168,6 @@ export class Engine {
         checkEmbedder(from.profile.manifest, embedder, join(from.profile.dir ?? '(shared profile)', 'profile.json'));
         profile = from.profile;
       } else profile = loadProfile(this.config.router.profile, embedder);
-      // Issue 13: a neighbours profile's cluster tables alone would route worse than it was evaluated; refuse it until the handlers serve NeighbourRouter.
-      if (profile.manifest.router?.kind === 'neighbours') throw new Error(`${join(profile.dir ?? '(shared profile)', 'profile.json')}: router.kind "neighbours" is not served by the server yet (src/routing/neighbours.ts is offline only); fit a clusters profile for it`);
       const httpThreads = this.opts.httpThreads ?? 1;
       let index: NearestIndex;
       if (this.opts.serves === false) {
@@ -215,6 +214,8 @@ export class Engine {
     this.closed = true;
     await this.loading?.catch(() => {});
     await this.gateway.close();
+    // The activity log's buffered rows go to the store before it closes (activity-log.ts).
+    await closeActivityLog(this);
     await this.store.close();
     if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
   }

@@ -27,6 +27,7 @@ import { poolSearch, type Engine, type Ready } from './engine.ts';
 import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type Json } from './validate.ts';
 import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
 import type { BinaryReply } from './sink.ts';
+import { withOrg, type CompiledOrg } from './org-state.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -35,6 +36,11 @@ export interface RouteRequest {
   /** Candidate mask; undefined = every registered model. */
   allowed: Uint8Array | undefined;
   costWeight: number;
+  /** The organisation's feedback posteriors and preferred-provider bonus (org-state.ts); set only with `noCache`. */
+  errorOverride?: ReadonlyMap<number, Float64Array> | null;
+  bias?: Float64Array | null;
+  /** The organisation's preferences or feedback change the decision: the shared decision cache (keyed without the org) is skipped. */
+  noCache?: boolean;
 }
 
 const FIELDS = new Set(['prompt', 'embedding', 'available_models', 'cost_weight']);
@@ -146,7 +152,7 @@ function decide<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v: Float32Arr
   let d: Decision;
   try {
     // scores go into the engine's scratch: the decision is consumed before this function returns.
-    d = r.router.routeNear(v, nb, { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch });
+    d = r.router.routeNear(v, nb, { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch, errorOverride: req.errorOverride, bias: req.bias });
   } catch (e) {
     if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
     throw e;
@@ -174,12 +180,33 @@ function decideAfterSearch<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v:
  * route-msgpack.ts into the same object JSON.parse gives, so one
  * parseRouteRequest checks both; Accept picks the answer's format.
  */
-export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = ''): string | BinaryReply | Promise<string | BinaryReply> {
+export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = '', org?: string): string | BinaryReply | Promise<string | BinaryReply> {
   const r = engine.require();
   // A msgpack bin embedding may be a view of the body, which uWS detaches when this call returns. Nothing reads it after
   // an await: the route pool gets a copy (poolSearch) and decides from the neighbours alone (Router.routeFrom).
-  const req = parseRouteRequest(isMsgpack(contentType) ? parseMsgpackObject(body) : parseJsonObject(body), r, engine.config.limits.input_chars);
-  return prefersMsgpack(accept) ? routeRequest(MSGPACK_ANSWER, r, req) : routeRequest(JSON_ANSWER, r, req);
+  const o = isMsgpack(contentType) ? parseMsgpackObject(body) : parseJsonObject(body);
+  const req = parseRouteRequest(o, r, engine.config.limits.input_chars);
+  if (org === undefined) return prefersMsgpack(accept) ? routeRequest(MSGPACK_ANSWER, r, req) : routeRequest(JSON_ANSWER, r, req);
+  // The organisation's preferences and feedback (org-state.ts): one Map lookup when compiled; nothing changes for an org without any.
+  if (req.embedding !== undefined && req.embedding.buffer === body.buffer) req.embedding = req.embedding.slice();
+  const msgpack = prefersMsgpack(accept);
+  return withOrg(engine, org, (c) => {
+    if (c.routingEffect) applyOrg(req, c, o.cost_weight === undefined);
+    return msgpack ? routeRequest(MSGPACK_ANSWER, r, req) : routeRequest(JSON_ANSWER, r, req);
+  });
+}
+
+/** An organisation's exclusions, λ default, feedback posteriors and bonus onto a parsed request. */
+function applyOrg(req: RouteRequest, c: CompiledOrg, lambdaUnset: boolean): void {
+  if (c.allowed !== null) {
+    const a = req.allowed ? req.allowed.slice() : c.allowed.slice();
+    if (req.allowed) for (let m = 0; m < a.length; m++) a[m] &= c.allowed[m];
+    req.allowed = a;
+  }
+  if (lambdaUnset && c.costWeight !== undefined) req.costWeight = c.costWeight;
+  req.errorOverride = c.errors;
+  req.bias = c.bias;
+  req.noCache = true;
 }
 
 /** A checked request -> its decision in format `f` (inline, or a Promise on the async embedding / pool paths). */
@@ -187,6 +214,10 @@ export function routeRequest<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest):
   const t0 = performance.now();
   if (req.embedding !== undefined) return decideAfterSearch(f, r, req, req.embedding, t0, 0, undefined, 0);
 
+  if (req.noCache === true) {
+    if (r.source.kind === 'sync') return decideAfterSearch(f, r, req, r.source.embedder.embedSync(req.prompt!, r.scratch), t0, 0, undefined, 0);
+    return r.source.backend.embed(req.prompt!).then((v) => decideAfterSearch(f, r, req, v, t0, 0, undefined, 0));
+  }
   const c = r.cache;
   const hit = c.lookup(req);
   if (hit !== undefined) {

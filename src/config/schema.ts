@@ -139,6 +139,21 @@ export interface StateConfig {
   };
   /** How often the writer thread deletes expired rows (reads never return them in between). */
   purge_interval_ms: number;
+  /** Activity log (issue 11, GET /v1/org/logs; src/api/activity-log.ts). */
+  logs: {
+    enabled: boolean;
+    /** Rows older than this are deleted (checked every purge_interval_ms); 0 = kept. */
+    retention_days: number;
+    /** Each HTTP thread writes its buffered rows at least this often (and at 500 rows). */
+    flush_ms: number;
+  };
+  /** Prompt cache (X-GR-Cache-TTL; src/api/prompt-cache.ts): one shared-memory cache for every HTTP thread. */
+  prompt_cache: {
+    /** Size of the shared buffer in MiB; 0 turns the cache off. */
+    size_mb: number;
+    /** Largest cached answer in KiB (a slot); larger answers are not cached. */
+    slot_kb: number;
+  };
 }
 
 export interface Timeouts { connect_ms: number; first_byte_ms: number; total_ms: number }
@@ -254,7 +269,11 @@ export function defaults(): Config {
       backend_down_ms: 10_000,
     },
     // 30 days: what OpenAI documents for stored responses.
-    state: { dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000 },
+    state: {
+      dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000,
+      logs: { enabled: true, retention_days: 30, flush_ms: 250 },
+      prompt_cache: { size_mb: 64, slot_kb: 64 },
+    },
     routing: { configs: [], default_config: null, extra_models: [], tiers: { economy: 1, standard: 5 }, sessions: { token_budget: 4_000, max_messages: 200 } },
     tenants: [],
     metrics: { enabled: true, public: false },
@@ -420,6 +439,16 @@ export const CONFIG_SCHEMA = {
         },
         // Floor: a purge is a range scan and a write transaction, not something to run in a loop.
         purge_interval_ms: int(1_000, 7 * 24 * 60 * 60_000),
+        logs: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { enabled: { type: 'boolean' }, retention_days: { type: 'number', minimum: 0, maximum: 3650 }, flush_ms: int(10, 60_000) },
+        },
+        prompt_cache: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { size_mb: int(0, 16_384), slot_kb: int(1, 1_024) },
+        },
       },
     },
     routing: {

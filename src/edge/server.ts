@@ -48,6 +48,11 @@ import { handleGetRouteDecision, handleInvoke } from '../api/invoke.ts';
 import { handleCreateConfig, handleDeleteConfig, handleGetConfig, handleListConfigs, handlePatchConfig, handleReplaceConfig } from '../api/router-configs.ts';
 import { createRouterConfigsBuffer, ROUTER_CONFIGS_KEY } from '../api/router-config-registry.ts';
 import { seedRouterConfigs } from '../api/router-config-seed.ts';
+import { handleDeletePreference, handleGetPreferences, handlePutPreference, handleSuggestions } from '../api/preferences.ts';
+import { handleAutoFeedback, handleFeedback, handleListFeedback, handleResetFeedback } from '../api/feedback.ts';
+import { handleOrgLogs } from '../api/org-logs.ts';
+import { createOrgStateBuffer, ORG_STATE_KEY } from '../api/org-state.ts';
+import { startActivityLog } from '../api/activity-log.ts';
 import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { createDecisionCacheFor, DECISION_CACHE_KEY } from '../api/route-cache.ts';
 import type { Config } from '../config/schema.ts';
@@ -63,9 +68,9 @@ export type { RouteDef, RequestContext } from './registry.ts';
 export function routes(health: HealthInfo): readonly RouteDef[] {
   return [
     { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
-    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept) },
+    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept, q.org) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
-    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, sink: (q, s) => handleChat(q.body, q.engine, s) },
+    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, sink: (q, s) => handleChat(q.body, q.engine, s, q) },
     { method: 'POST', path: '/v1/responses', dialect: 'openai', guard: true, sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId) },
     { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org), q.query) },
     { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org)) },
@@ -101,6 +106,16 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'PUT', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleReplaceConfig(q.params.ref, q.body, q.engine, q.org) },
     { method: 'PATCH', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handlePatchConfig(q.params.ref, q.body, q.engine, q.org) },
     { method: 'DELETE', path: '/v1/router-configs/:ref', dialect: 'switchyard', json: (q) => handleDeleteConfig(q.params.ref, q.query, q.engine, q.org) },
+    // Preferences, feedback, activity log (issue 11; docs/org.md): always the caller's organisation.
+    { method: 'GET', path: '/v1/preferences', dialect: 'openai', sink: (q, s) => handleGetPreferences(q.engine, q.org, s) },
+    { method: 'GET', path: '/v1/preferences/suggestions', dialect: 'openai', json: (q) => handleSuggestions(q.engine, q.org) },
+    { method: 'PUT', path: '/v1/preferences/:key', dialect: 'openai', limit: false, json: (q) => handlePutPreference(q.engine, q.org, q.params.key, q.body) },
+    { method: 'DELETE', path: '/v1/preferences/:key', dialect: 'openai', json: (q) => handleDeletePreference(q.engine, q.org, q.params.key) },
+    { method: 'GET', path: '/v1/feedback', dialect: 'switchyard', json: (q) => handleListFeedback(q.engine, q.org) },
+    { method: 'POST', path: '/v1/feedback', dialect: 'switchyard', limit: false, json: (q) => handleFeedback(q.engine, q.org, q.body) },
+    { method: 'DELETE', path: '/v1/feedback', dialect: 'switchyard', json: (q) => handleResetFeedback(q.engine, q.org, q.query) },
+    { method: 'POST', path: '/v1/auto/feedback', dialect: 'openai', limit: false, json: (q) => handleAutoFeedback(q.engine, q.org, q.body) },
+    { method: 'GET', path: '/v1/org/logs', dialect: 'openai', json: (q) => handleOrgLogs(q.engine, q.org, q.query) },
   ];
 }
 
@@ -116,6 +131,8 @@ const metricsStops = new WeakMap<TemplatedApp, () => void>();
 
 export function buildApp({ engine, life, config, health }: AppDeps): TemplatedApp {
   const app = uws.App();
+  // This thread's activity log subscriber (state.logs.enabled; activity-log.ts).
+  startActivityLog(engine);
   // Each HTTP thread resolves the same keys (env copied at thread start) and numbers the budgets alike.
   const tenancy = Tenancy.fromConfig(config);
   // One budget table for every thread (the shared bag); an Engine built without the bag (tests) gets a private one.
@@ -183,6 +200,8 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
   if (budgets > 0) shared[RATE_LIMIT_KEY] = createRateLimitBuffer(budgets);
   // YAML router configs into the store, once, before any thread serves (the YAML wins for the names it lists; router-config-seed.ts).
   seedRouterConfigs(config);
+  // Preferences and feedback: one generation counter, so a change through one thread reaches every thread's compiled state (org-state.ts).
+  shared[ORG_STATE_KEY] = createOrgStateBuffer();
   // The JS fallback (node:http underneath) cannot share a port between threads.
   const threads = UWS_NATIVE ? httpThreads(config) : 1;
   // Metrics counters: one region per HTTP thread, labelled from the route table, the profile and the tenants (src/metrics/layout.ts).

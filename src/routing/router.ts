@@ -20,6 +20,14 @@ export interface RouteOptions {
    * caller may keep.
    */
   scores?: Float64Array;
+  /**
+   * Per cluster, an error estimate that replaces the profile's for the
+   * models where it is not NaN (an organisation's feedback posterior, issue
+   * 11). Read for each of the nearest clusters a decision mixes.
+   */
+  errorOverride?: ReadonlyMap<number, Float64Array> | null;
+  /** Added to each model's score (a preferred provider's bonus is negative); undefined/null = none. */
+  bias?: Float64Array | null;
 }
 
 export interface Decision {
@@ -102,9 +110,12 @@ export class Router {
     if (got > this.top) got = this.top;
     const err = this.err;
     const { errors, costNorm } = p;
+    const ov = opts.errorOverride;
     if (got === 1 || a.mode === 'hard') {
       const row = ids[0] * M;
       for (let m = 0; m < M; m++) err[m] = errors[row + m];
+      const o = ov?.get(ids[0]);
+      if (o !== undefined) for (let m = 0; m < M; m++) if (o[m] === o[m]) err[m] = o[m];
     } else {
       // Softmax over the nearest clusters' similarities; a cluster's NaN cell
       // (model unknown there) drops that cluster's weight for that model only.
@@ -114,17 +125,19 @@ export class Router {
       for (let m = 0; m < M; m++) {
         let num = 0, den = 0;
         for (let t = 0; t < got; t++) {
-          const e = errors[ids[t] * M + m];
+          let e = errors[ids[t] * M + m];
+          if (ov) { const o = ov.get(ids[t]); if (o !== undefined && o[m] === o[m]) e = o[m]; }
           if (e === e) { num += w[t] * e; den += w[t]; }
         }
         err[m] = den > 0 ? num / den : NaN;
       }
     }
     const scores = opts.scores ?? new Float64Array(M);
+    const bias = opts.bias;
     let best = -1, bestScore = Infinity;
     for (let m = 0; m < M; m++) {
       if (opts.allowed && opts.allowed[m] === 0) { scores[m] = NaN; continue; }
-      const s = err[m] + lambda * costNorm[m];
+      const s = bias ? err[m] + lambda * costNorm[m] + bias[m] : err[m] + lambda * costNorm[m];
       scores[m] = s;
       // Ties go to the cheaper model: same predicted quality, lower bill.
       if (s < bestScore || (s === bestScore && best >= 0 && costNorm[m] < costNorm[best])) { bestScore = s; best = m; }

@@ -15,13 +15,16 @@
  */
 import type { StoredResponse } from './types.ts';
 import type { RoutingOp } from './sqlite-routing-ops.ts';
+import type { OrgOp } from './sqlite-org-ops.ts';
 
 export type WriteOp =
   | { op: 'put'; n: number; row: StoredResponse }
   | { op: 'delete'; n: number; org: string; id: string }
   | { op: 'purge'; n: number; olderThan: number }
   // Router configs, sessions, route decisions (issue 9): applied by sqlite-routing-ops.ts.
-  | (RoutingOp & { n: number });
+  | (RoutingOp & { n: number })
+  // Preferences, feedback, activity log (issue 11): applied by sqlite-org-ops.ts.
+  | (OrgOp & { n: number });
 
 export type Reply = { n: number; ok: true; value: unknown } | { n: number; ok: false; message: string };
 

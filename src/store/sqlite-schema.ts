@@ -91,6 +91,68 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX route_decisions_created_at ON route_decisions (created_at);
     `,
   },
+  {
+    version: 3,
+    name: 'preferences, feedback, activity logs (issue 11)',
+    // org_preferences: one row per (org, key), value as JSON text.
+    // model_feedback: evidence per (org, cluster, model): a count and an
+    // error sum, updated in place (the posterior is computed on read).
+    // task_feedback: POST /v1/auto/feedback rows, read newest first per org.
+    // activity_log: seq orders rows and is the export's cursor; the
+    // (org, at) index serves the export's time window, (org, request_id)
+    // POST /v1/feedback's lookup, (at) the retention purge.
+    up: `
+      CREATE TABLE org_preferences (
+        org TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (org, key)
+      );
+      CREATE TABLE model_feedback (
+        org TEXT NOT NULL,
+        cluster INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        err_sum REAL NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (org, cluster, model)
+      );
+      CREATE TABLE task_feedback (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        org TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        classified_task TEXT NOT NULL,
+        correct INTEGER NOT NULL,
+        confidence REAL,
+        suggested_task TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX task_feedback_by_org ON task_feedback (org, seq);
+      CREATE TABLE activity_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        org TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        endpoint TEXT NOT NULL,
+        model_requested TEXT,
+        model_selected TEXT,
+        model_executed TEXT,
+        reason TEXT,
+        fallback_chain TEXT NOT NULL,
+        cluster INTEGER,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost_usd REAL,
+        latency_ms REAL NOT NULL,
+        status INTEGER NOT NULL,
+        cache_hit INTEGER NOT NULL
+      );
+      CREATE INDEX activity_log_by_org ON activity_log (org, at);
+      CREATE INDEX activity_log_by_request ON activity_log (org, request_id);
+      CREATE INDEX activity_log_at ON activity_log (at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -24,6 +24,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from './sqlite-open.ts';
 import type { ClientReady, HelloMessage, OwnerOp, Reply, WriteOp, WriterData, WriterEvent } from './sqlite-protocol.ts';
 import { routingWriter } from './sqlite-routing-ops.ts';
+import { ORG_OPS, orgWriter, type OrgOp } from './sqlite-org-ops.ts';
 
 const data = workerData as WriterData;
 const owner = parentPort!;
@@ -51,7 +52,9 @@ const putStmt = db.prepare(`
 const deleteStmt = db.prepare('DELETE FROM responses WHERE org = ? AND id = ?');
 const purgeStmt = db.prepare('DELETE FROM responses WHERE created_at < ?');
 // Router configs, sessions, route decisions (issue 9).
-const applyRouting = routingWriter(db, data.ttlMs);
+const applyRouting = routingWriter(db);
+// Preferences, feedback, activity log (issue 11).
+const applyOrg = orgWriter(db);
 const purgeChunkStmt = db.prepare('DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses WHERE created_at < ? LIMIT ?)');
 
 function apply(op: WriteOp): unknown {
@@ -63,7 +66,7 @@ function apply(op: WriteOp): unknown {
     }
     case 'delete': return deleteStmt.run(op.org, op.id).changes > 0;
     case 'purge': return purgeStmt.run(op.olderThan).changes;
-    default: return applyRouting(op);
+    default: return ORG_OPS.has(op.op) ? applyOrg(op as OrgOp) : applyRouting(op as Parameters<typeof applyRouting>[0]);
   }
 }
 

@@ -24,6 +24,8 @@ import { isMainThread } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { StoreError, type ResponseStore, type RouteDecisionStore, type RouterConfigStore, type SessionStore, type Store, type StoredResponse } from './types.ts';
 import { SqliteRouteDecisions, SqliteRouterConfigs, SqliteSessions } from './sqlite-routing.ts';
+import { SqliteOrgStore } from './sqlite-org.ts';
+import type { OrgStore } from './org-types.ts';
 import { dbPath, openDatabase } from './sqlite-open.ts';
 import { ownedLink, remoteLink, type WriterLink } from './sqlite-link.ts';
 
@@ -86,6 +88,7 @@ export class SqliteStore implements Store {
   readonly routerConfigs: RouterConfigStore;
   readonly sessions: SessionStore;
   readonly routeDecisions: RouteDecisionStore;
+  readonly org: OrgStore;
   readonly path: string;
   private readonly db: Database.Database;
   private readonly link: WriterLink;
@@ -103,8 +106,9 @@ export class SqliteStore implements Store {
         : remoteLink(this.path);
       this.responses = new SqliteResponses(this.db, this.link, opts.ttlMs, this.path);
       this.routerConfigs = new SqliteRouterConfigs(this.db, this.link, this.path);
-      this.sessions = new SqliteSessions(this.db, this.link, this.path, opts.ttlMs);
-      this.routeDecisions = new SqliteRouteDecisions(this.db, this.link, this.path, opts.ttlMs);
+      this.sessions = new SqliteSessions(this.db, this.link, this.path);
+      this.routeDecisions = new SqliteRouteDecisions(this.db, this.link, this.path);
+      this.org = new SqliteOrgStore(this.db, this.link, this.path);
     } catch (e) {
       this.db.close();
       throw e;

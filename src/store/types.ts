@@ -122,6 +122,9 @@ export interface RouteDecisionStore {
   get(org: string, id: string): Promise<StoredRouteDecision | undefined>;
 }
 
+export type { OrgStore } from './org-types.ts';
+import type { OrgStore } from './org-types.ts';
+
 /** Every state interface of one process; `close` flushes pending writes. */
 export interface Store {
   readonly kind: 'sqlite' | 'redis';
@@ -129,6 +132,8 @@ export interface Store {
   readonly routerConfigs: RouterConfigStore;
   readonly sessions: SessionStore;
   readonly routeDecisions: RouteDecisionStore;
+  /** Preferences, feedback, activity log (issue 11; src/store/org-types.ts). */
+  readonly org: OrgStore;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,146 @@
+/**
+ * The activity log: every routed request through the gateway, written to the
+ * store in batches, off the hot path.
+ *
+ * Per request the handler does one `hasSubscribers` check and, when the log
+ * is on, builds one row object and publishes it on channels.orgRequest
+ * (diagnostics.ts). The subscriber (one per thread) pushes it onto its
+ * Engine's buffer; the buffer goes to the store's writer thread as ONE
+ * message every state.logs.flush_ms (default 250 ms) or at FLUSH_ROWS rows,
+ * whichever comes first. So per request: an object, an array push; per flush:
+ * one structured clone of the batch and one place in the writer's group
+ * commit.
+ *
+ * What can go wrong: the store fails the write (disk full, writer dead): the
+ * batch is dropped and counted (droppedRows, and switchyard:store:error), the
+ * requests themselves are unaffected. A crash loses at most one flush
+ * interval of rows. A row is readable (GET /v1/org/logs, POST /v1/feedback)
+ * once flushed and committed: up to flush_ms after the response.
+ */
+import diagnostics_channel from 'node:diagnostics_channel';
+import { CHANNEL_NAMES, channels } from '../diagnostics.ts';
+import type { ActivityRow } from '../store/org-types.ts';
+import type { Engine } from './engine.ts';
+
+/** A batch is written at this size even before the flush interval. */
+const FLUSH_ROWS = 500;
+/** Rows held at most while the store is slow; beyond it new rows are dropped (and counted) rather than growing the heap. */
+const MAX_BUFFERED = 50_000;
+const DAY_MS = 86_400_000;
+
+export class ActivityLog {
+  private buf: ActivityRow[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private inflight = new Set<Promise<void>>();
+  droppedRows = 0;
+  writtenRows = 0;
+
+  constructor(private readonly engine: Engine) {
+    const l = engine.config.state.logs;
+    if (l.retention_days > 0) {
+      this.purgeTimer = setInterval(() => this.purge(), engine.config.state.purge_interval_ms);
+      this.purgeTimer.unref();
+    }
+  }
+
+  push(row: ActivityRow): void {
+    if (this.buf.length >= MAX_BUFFERED) { this.droppedRows++; return; }
+    this.buf.push(row);
+    if (this.buf.length >= FLUSH_ROWS) this.flush();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.flush(), this.engine.config.state.logs.flush_ms);
+      // The log alone must not keep a process alive; close() flushes what is left.
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is buffered; resolves when it is committed (or dropped). */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.buf.length === 0) return Promise.all(this.inflight).then(() => {});
+    const rows = this.buf;
+    this.buf = [];
+    const p: Promise<void> = this.engine.store.org.appendLogs(rows).then(
+      () => { this.writtenRows += rows.length; },
+      (e: Error) => { this.droppedRows += rows.length; channels.storeError.publish({ path: 'activity_log', error: e }); },
+    ).finally(() => { this.inflight.delete(p); });
+    this.inflight.add(p);
+    return p;
+  }
+
+  purge(): Promise<number> {
+    const days = this.engine.config.state.logs.retention_days;
+    if (days <= 0) return Promise.resolve(0);
+    return this.engine.store.org.purgeLogs(Date.now() - days * DAY_MS).catch(() => 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    await this.flush();
+  }
+}
+
+const logs = new WeakMap<Engine, ActivityLog>();
+let subscribed = false;
+
+function onRow(m: unknown): void {
+  const { engine, row } = m as { engine: Engine; row: ActivityRow };
+  let l = logs.get(engine);
+  if (l === undefined) { l = new ActivityLog(engine); logs.set(engine, l); }
+  l.push(row);
+}
+
+/** Subscribes this thread's log (idempotent); called where the server is built. Off (state.logs.enabled false): nothing subscribes, nothing is built per request. */
+export function startActivityLog(engine: Engine): void {
+  if (!engine.config.state.logs.enabled || subscribed) return;
+  subscribed = true;
+  diagnostics_channel.subscribe(CHANNEL_NAMES.orgRequest, onRow);
+}
+
+/** The Engine's log, if it received a row. */
+export function activityLogOf(engine: Engine): ActivityLog | undefined {
+  return logs.get(engine);
+}
+
+/** Flushes (committed) and stops the Engine's log: Engine.close calls it before closing the store. */
+export function closeActivityLog(engine: Engine): Promise<void> {
+  const l = logs.get(engine);
+  if (l === undefined) return Promise.resolve();
+  logs.delete(engine);
+  return l.close();
+}
+
+/** What a handler knows about its request (the RequestContext satisfies it). */
+export interface RequestMeta {
+  readonly org: string;
+  readonly requestId: string;
+}
+
+export interface Outcome {
+  endpoint: string;
+  requested: string | null;
+  selected: string | null;
+  executed: string | null;
+  reason: string | null;
+  chain: readonly { model: string }[];
+  cluster: number | null | undefined;
+  usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined;
+  costUsd: number | null;
+  status: number;
+  cacheHit: boolean;
+  t0: number;
+}
+
+/** Publishes the row (callers check channels.orgRequest.hasSubscribers first, so an unlogged server builds nothing). */
+export function logRequest(engine: Engine, meta: RequestMeta, o: Outcome): void {
+  let chain = '';
+  for (let i = 0; i < o.chain.length; i++) chain = i === 0 ? o.chain[i].model : `${chain},${o.chain[i].model}`;
+  const row: ActivityRow = {
+    requestId: meta.requestId, org: meta.org, at: Date.now(), endpoint: o.endpoint,
+    modelRequested: o.requested, modelSelected: o.selected, modelExecuted: o.executed, reason: o.reason, fallbackChain: chain,
+    cluster: o.cluster ?? null, promptTokens: o.usage?.prompt_tokens ?? null, completionTokens: o.usage?.completion_tokens ?? null,
+    costUsd: o.costUsd, latencyMs: Math.round((performance.now() - o.t0) * 1000) / 1000, status: o.status, cacheHit: o.cacheHit,
+  };
+  channels.orgRequest.publish({ engine, row });
+}

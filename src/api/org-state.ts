@@ -1,0 +1,209 @@
+/**
+ * What an organisation's preferences and feedback do to routing, compiled
+ * once per organisation per HTTP thread and kept in memory, so a routed
+ * request pays one Map lookup and one Atomics.load for it.
+ *
+ * Invalidation across threads: one generation counter in a SharedArrayBuffer
+ * (shared[ORG_STATE_KEY], one for the process). A write (PUT/DELETE of a
+ * preference, a feedback, a reset) bumps it after the store committed; every
+ * thread compares it with the generation its compiled map was built at and
+ * drops the whole map when it moved. Coarse (one organisation's change
+ * recompiles every organisation on next use, ~tens of µs each), but a change
+ * is rare next to requests and the check is one load.
+ *
+ * Compiled per organisation (for the loaded router profile):
+ *   allowed     mask without excluded_models and every model of
+ *               excluded_providers (null: no exclusion)
+ *   bias        -PREFERRED_BONUS on models of preferred_providers, added to
+ *               their score (null: none)
+ *   errors      per cluster, the posterior error of each model with feedback
+ *               (NaN where none): Router's errorOverride
+ *   costWeight  default_cost_weight, else the profile's λ x the
+ *               default_optimization factor; undefined when neither is set
+ *   memory      the task memory of corrected prompts (null: no feedback)
+ *
+ * Store failure while compiling: the organisation routes as if it had set
+ * nothing (safe defaults), and the next request tries again.
+ */
+import { ApiError } from '../errors.ts';
+import type { Engine, Ready } from './engine.ts';
+import { catalogOf } from './catalog.ts';
+import { OPTIMIZATION_LAMBDA, fromRows, safeDefaults, type Known, type Preferences } from './preferences-schema.ts';
+import { TaskMemory } from '../routing/task-memory.ts';
+import type { ModelFeedbackRow, TaskFeedbackRow } from '../store/org-types.ts';
+
+/** Key of the generation counter in the server's `shared` bag. */
+export const ORG_STATE_KEY = 'orgState';
+
+export function createOrgStateBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(4);
+}
+
+/** Subtracted from a preferred provider's models' score (errors are in [0, 1]: 0.05 = five points of error rate). */
+export const PREFERRED_BONUS = 0.05;
+
+/**
+ * Pseudo-observations behind the profile's error estimate in the feedback
+ * posterior: posterior = (PRIOR_STRENGTH x prior + sum of (1 - score)) / (PRIOR_STRENGTH + n).
+ * 10: ten answers scored 0 move a 0.2 prior to 0.6.
+ */
+export const PRIOR_STRENGTH = 10;
+
+/** How many corrected prompts the task memory is built from (newest first). */
+const MEMORY_ROWS = 2_000;
+
+export interface CompiledOrg {
+  readonly org: string;
+  readonly prefs: Preferences;
+  /** false: nothing here changes a decision (the /v1/route decision cache serves this organisation). */
+  readonly routingEffect: boolean;
+  readonly allowed: Uint8Array | null;
+  readonly bias: Float64Array | null;
+  readonly errors: ReadonlyMap<number, Float64Array> | null;
+  readonly costWeight: number | undefined;
+  readonly excludedModels: ReadonlySet<string>;
+  readonly memory: TaskMemory | null;
+  readonly feedback: readonly ModelFeedbackRow[];
+}
+
+export function knownOf(engine: Engine): Known {
+  const c = catalogOf(engine);
+  const models = new Set<string>();
+  const providers = new Set<string>();
+  for (const e of c.entries) { models.add(e.name); models.add(e.id); providers.add(e.provider); }
+  const r = engine.ready;
+  if (r) for (const m of r.router.models) models.add(m);
+  return { models, providers };
+}
+
+/** The prior's error for (cluster, model): the profile's estimate, 0.5 where the profile has none. */
+export function priorError(r: Ready, cluster: number, m: number): number {
+  const e = r.profile.errors[cluster * r.router.models.length + m];
+  return e === e ? e : 0.5;
+}
+
+export function posterior(prior: number, n: number, errSum: number): number {
+  return (PRIOR_STRENGTH * prior + errSum) / (PRIOR_STRENGTH + n);
+}
+
+function compile(engine: Engine, org: string, prefRows: { key: string; value: string }[], fb: ModelFeedbackRow[], tasks: TaskFeedbackRow[]): CompiledOrg {
+  const known = knownOf(engine);
+  const { prefs } = fromRows(prefRows, known);
+  const r = engine.ready;
+  let allowed: Uint8Array | null = null, bias: Float64Array | null = null;
+  let errors: Map<number, Float64Array> | null = null;
+  let costWeight: number | undefined;
+  let memory: TaskMemory | null = null;
+  const excludedModels = new Set<string>(prefs.excluded_models);
+  if (r) {
+    const models = r.router.models, M = models.length;
+    const cat = catalogOf(engine);
+    const providerOf = (name: string) => cat.find(name)?.provider;
+    const exProv = new Set(prefs.excluded_providers), prefProv = new Set(prefs.preferred_providers);
+    for (let m = 0; m < M; m++) {
+      const p = providerOf(models[m]);
+      const entry = cat.find(models[m]);
+      const out = excludedModels.has(models[m]) || (entry !== undefined && excludedModels.has(entry.id)) || (p !== undefined && exProv.has(p));
+      if (out) { allowed ??= new Uint8Array(M).fill(1); allowed[m] = 0; excludedModels.add(models[m]); }
+      if (p !== undefined && prefProv.has(p)) { bias ??= new Float64Array(M); bias[m] = -PREFERRED_BONUS; }
+    }
+    for (const row of fb) {
+      const m = r.router.modelIndex.get(row.model);
+      if (m === undefined || row.cluster < 0 || row.cluster >= r.profile.k) continue;
+      errors ??= new Map();
+      let rowArr = errors.get(row.cluster);
+      if (!rowArr) { rowArr = new Float64Array(M).fill(NaN); errors.set(row.cluster, rowArr); }
+      rowArr[m] = posterior(priorError(r, row.cluster, m), row.n, row.errSum);
+    }
+    const base = r.defaultCostWeight;
+    if (prefs.default_cost_weight !== null) costWeight = prefs.default_cost_weight;
+    else if (prefs.default_optimization !== 'balanced') costWeight = base * OPTIMIZATION_LAMBDA[prefs.default_optimization];
+    if (tasks.length > 0 && r.source.kind === 'sync') {
+      memory = new TaskMemory(r.profile.dim);
+      for (const t of tasks) {
+        const label = t.correct ? t.classifiedTask : t.suggestedTask;
+        if (label === null) continue;
+        memory.add(r.source.embedder.embedSync(t.prompt), label);
+      }
+      if (memory.size === 0) memory = null;
+    }
+  }
+  const routingEffect = allowed !== null || bias !== null || errors !== null || costWeight !== undefined;
+  return { org, prefs, routingEffect, allowed, bias, errors, costWeight, excludedModels, memory, feedback: fb };
+}
+
+function empty(org: string): CompiledOrg {
+  return { org, prefs: safeDefaults(), routingEffect: false, allowed: null, bias: null, errors: null, costWeight: undefined, excludedModels: new Set(), memory: null, feedback: [] };
+}
+
+/** One per Engine (per HTTP thread). */
+export class OrgStates {
+  private readonly gen: Int32Array;
+  private seen = -1;
+  private readonly compiled = new Map<string, CompiledOrg>();
+  private readonly pending = new Map<string, Promise<CompiledOrg>>();
+  /** Set once the router is ready: compiled entries made before (no masks) are dropped then. */
+  private readyAt = false;
+
+  constructor(private readonly engine: Engine, buffer: SharedArrayBuffer | undefined) {
+    this.gen = new Int32Array(buffer ?? createOrgStateBuffer());
+  }
+
+  /** After a committed write: every thread recompiles on its next request. */
+  bump(): void {
+    Atomics.add(this.gen, 0, 1);
+  }
+
+  /** The compiled state: synchronously when cached (the common case), else a Promise (a store read and a compile). */
+  get(org: string): CompiledOrg | Promise<CompiledOrg> {
+    const g = Atomics.load(this.gen, 0);
+    const ready = this.engine.ready !== undefined;
+    if (g !== this.seen || ready !== this.readyAt) { this.compiled.clear(); this.pending.clear(); this.seen = g; this.readyAt = ready; }
+    const c = this.compiled.get(org);
+    if (c !== undefined) return c;
+    let p = this.pending.get(org);
+    if (p === undefined) {
+      const at = g;
+      p = this.load(org).then((v) => {
+        if (this.seen === at) { this.compiled.set(org, v); this.pending.delete(org); }
+        return v;
+      });
+      this.pending.set(org, p);
+    }
+    return p;
+  }
+
+  private async load(org: string): Promise<CompiledOrg> {
+    const s = this.engine.store.org;
+    try {
+      const [prefs, fb, tasks] = await Promise.all([s.preferences(org), s.modelFeedback(org), s.taskFeedback(org, MEMORY_ROWS)]);
+      return compile(this.engine, org, prefs, fb, tasks);
+    } catch {
+      // The store failed: route as if nothing was set; not cached, so the next request tries again.
+      this.pending.delete(org);
+      return empty(org);
+    }
+  }
+}
+
+const states = new WeakMap<Engine, OrgStates>();
+
+/** The Engine's OrgStates (shared[ORG_STATE_KEY] when the server made one; a private counter otherwise). */
+export function orgStates(engine: Engine): OrgStates {
+  let s = states.get(engine);
+  if (s === undefined) { s = new OrgStates(engine, engine.shared[ORG_STATE_KEY]); states.set(engine, s); }
+  return s;
+}
+
+/** A compiled org's exclusion applied to an explicitly named model: refused, never silently swapped. */
+export function checkExplicit(o: CompiledOrg, model: string): void {
+  if (o.excludedModels.has(model)) {
+    throw new ApiError('model_excluded', `The model ${JSON.stringify(model)} is excluded by this organisation's preferences (excluded_models / excluded_providers); remove it there or pick another model.`, 'model');
+  }
+}
+
+/** Runs `f` with the org's compiled state, synchronously when it is cached. */
+export function withOrg<T>(engine: Engine, org: string, f: (o: CompiledOrg) => T): T | Promise<Awaited<T>> {
+  const o = orgStates(engine).get(org);
+  return o instanceof Promise ? o.then(f) as Promise<Awaited<T>> : f(o);
+}

@@ -1,0 +1,74 @@
+/**
+ * The writes of preferences, feedback and the activity log (issue 11), as the
+ * writer thread (sqlite-writer.ts) applies them. A feedback update is a
+ * read-modify-write of one cell; it is atomic because one connection writes,
+ * one op at a time (two concurrent "bad" scores both count).
+ *
+ * The log append takes a whole batch (one per activity-logger flush): one
+ * message to the writer and one place in its group commit for up to
+ * hundreds of rows.
+ */
+import type Database from 'better-sqlite3';
+import type { ActivityRow, ModelFeedbackRow, TaskFeedbackRow } from './org-types.ts';
+
+export type OrgOp =
+  | { op: 'pref_set'; org: string; key: string; value: string; at: number }
+  | { op: 'pref_delete'; org: string; key: string }
+  | { op: 'fb_add'; org: string; cluster: number; model: string; err: number; at: number }
+  | { op: 'fb_reset'; org: string; model?: string; cluster?: number }
+  | { op: 'task_fb_add'; org: string; row: TaskFeedbackRow }
+  | { op: 'log_append'; rows: readonly ActivityRow[] }
+  | { op: 'log_purge'; before: number };
+
+export const ORG_OPS: ReadonlySet<string> = new Set(['pref_set', 'pref_delete', 'fb_add', 'fb_reset', 'task_fb_add', 'log_append', 'log_purge']);
+
+/** Rows deleted per purge statement: bounds how long retention holds the write lock. */
+const LOG_PURGE_CHUNK = 5_000;
+
+export function orgWriter(db: Database.Database): (op: OrgOp) => unknown {
+  const setPref = db.prepare('INSERT INTO org_preferences (org, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (org, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
+  const delPref = db.prepare('DELETE FROM org_preferences WHERE org = ? AND key = ?');
+  const addFb = db.prepare(`INSERT INTO model_feedback (org, cluster, model, n, err_sum, updated_at) VALUES (?, ?, ?, 1, ?, ?)
+    ON CONFLICT (org, cluster, model) DO UPDATE SET n = n + 1, err_sum = err_sum + excluded.err_sum, updated_at = excluded.updated_at`);
+  const getFb = db.prepare<[string, number, string], { cluster: number; model: string; n: number; err_sum: number; updated_at: number }>(
+    'SELECT cluster, model, n, err_sum, updated_at FROM model_feedback WHERE org = ? AND cluster = ? AND model = ?');
+  const resetAll = db.prepare('DELETE FROM model_feedback WHERE org = ?');
+  const resetModel = db.prepare('DELETE FROM model_feedback WHERE org = ? AND model = ?');
+  const resetCell = db.prepare('DELETE FROM model_feedback WHERE org = ? AND model = ? AND cluster = ?');
+  const resetCluster = db.prepare('DELETE FROM model_feedback WHERE org = ? AND cluster = ?');
+  const addTask = db.prepare('INSERT INTO task_feedback (org, prompt, classified_task, correct, confidence, suggested_task, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const addLog = db.prepare(`INSERT INTO activity_log (org, request_id, at, endpoint, model_requested, model_selected, model_executed, reason, fallback_chain,
+    cluster, prompt_tokens, completion_tokens, cost_usd, latency_ms, status, cache_hit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const purge = db.prepare('DELETE FROM activity_log WHERE seq IN (SELECT seq FROM activity_log WHERE at < ? LIMIT ?)');
+
+  return (op) => {
+    switch (op.op) {
+      case 'pref_set': setPref.run(op.org, op.key, op.value, op.at); return undefined;
+      case 'pref_delete': return delPref.run(op.org, op.key).changes > 0;
+      case 'fb_add': {
+        addFb.run(op.org, op.cluster, op.model, op.err, op.at);
+        const r = getFb.get(op.org, op.cluster, op.model)!;
+        return { cluster: r.cluster, model: r.model, n: r.n, errSum: r.err_sum, updatedAt: r.updated_at } satisfies ModelFeedbackRow;
+      }
+      case 'fb_reset':
+        if (op.model === undefined) return (op.cluster === undefined ? resetAll.run(op.org) : resetCluster.run(op.org, op.cluster)).changes;
+        return (op.cluster === undefined ? resetModel.run(op.org, op.model) : resetCell.run(op.org, op.model, op.cluster)).changes;
+      case 'task_fb_add': {
+        const r = op.row;
+        addTask.run(op.org, r.prompt, r.classifiedTask, r.correct ? 1 : 0, r.confidence, r.suggestedTask, r.createdAt);
+        return undefined;
+      }
+      case 'log_append':
+        for (const r of op.rows) {
+          addLog.run(r.org, r.requestId, r.at, r.endpoint, r.modelRequested, r.modelSelected, r.modelExecuted, r.reason, r.fallbackChain,
+            r.cluster, r.promptTokens, r.completionTokens, r.costUsd, r.latencyMs, r.status, r.cacheHit ? 1 : 0);
+        }
+        return undefined;
+      case 'log_purge': {
+        let total = 0, n: number;
+        do { n = purge.run(op.before, LOG_PURGE_CHUNK).changes; total += n; } while (n === LOG_PURGE_CHUNK);
+        return total;
+      }
+    }
+  };
+}
