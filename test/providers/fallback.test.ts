@@ -108,7 +108,7 @@ describe('ChatGateway fallback over the mock', () => {
 
   function gateway(routes: Record<string, Backend[]>, health = new HealthTracker()): ChatGateway {
     const models = new Map<string, ModelRoute>(Object.entries(routes).map(([id, backends]) => [id, { id, backends, pricing: { prompt_per_1m: 1, completion_per_1m: 2 } }]));
-    return new ChatGateway({ models, client, health, timeouts: { first_byte_ms: 150 } });
+    return new ChatGateway({ models, client, health, timeouts: { first_byte_ms: 1000 } });
   }
   const req = (stream: boolean): ChatRequest => ({ model: 'auto', stream, messages: [{ role: 'user', content: 'hi there' }] });
 
@@ -117,7 +117,7 @@ describe('ChatGateway fallback over the mock', () => {
       m500: [openaiBackend(mock.url, 'b500', 'u500', { 'x-mock-status': '500' })],
       m429: [anthropicBackend(mock.url, 'b429', 'u429', { 'x-mock-status': '429' })],
       dead: [openaiBackend(`http://127.0.0.1:${deadPort}`, 'bdead', 'udead')],
-      slow: [openaiBackend(mock.url, 'bslow', 'uslow', { 'x-mock-latency-ms': '2000' })],
+      slow: [openaiBackend(mock.url, 'bslow', 'uslow', { 'x-mock-latency-ms': '3000' })],
       good: [anthropicBackend(mock.url, 'bgood', 'claude-good')],
     });
     const r = await g.chat(req(false), ['m500', 'm429', 'dead', 'slow', 'good']);
