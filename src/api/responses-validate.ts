@@ -99,9 +99,22 @@ const MAX_SCHEMA_DEPTH = 64;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const given = (v: unknown): boolean => v !== undefined && v !== null;
 
-/** `msg_…`, `fc_…`, `resp_…`: a prefix and 32 hex digits (a v4 UUID's randomness; randomUUID draws from a cached entropy pool, ~0.1 µs). */
+/**
+ * `msg_…`, `fc_…`, `resp_…`: a prefix and 32 hex digits, time-ordered: 12 of
+ * the creation time in ms, then 20 random (80 bits from a v4 UUID, its fixed
+ * version and variant digits skipped; randomUUID draws from a cached entropy
+ * pool, ~0.1 µs). Why ordered: a response id is the store's (org, id) primary
+ * key, and random keys make every put touch a random leaf of that index, one
+ * more 4 KB page in each commit and checkpoint; ordered keys append at its
+ * right edge (writer CPU per put 53-57 -> 42-49 µs at four rows a commit,
+ * 77-85 -> 74 µs at one, 20k puts of 2.3 KB rows on the real schema, loaded
+ * 2-core machine). Cost: an id shows when it was made (created_at says so
+ * anyway); 80 random bits per millisecond keep ids unguessable and distinct.
+ */
 export function newId(prefix: string): string {
-  return prefix + randomUUID().replaceAll('-', '');
+  const u = randomUUID();
+  // u = xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx: 8 + 4 + 3 + 3 + 2 random digits.
+  return prefix + Date.now().toString(16).padStart(12, '0') + u.slice(0, 8) + u.slice(9, 13) + u.slice(15, 18) + u.slice(20, 23) + u.slice(24, 26);
 }
 
 /** true if `v` nests arrays/objects deeper than `left` levels (recursion bounded by `left`). */
