@@ -40,7 +40,7 @@ import { parseChatRequest, routingText, type ChatInput } from './chat-validate.t
 import { parseJsonObject } from './validate.ts';
 import type { ResponseSink } from './sink.ts';
 import type { SearchResult } from '../pool/route-pool.ts';
-import { checkExplicit, withOrg, type CompiledOrg } from './org-state.ts';
+import { checkExplicit, PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
 import { logRequest, type RequestMeta } from './activity-log.ts';
 import type { Usage } from '../providers/types.ts';
 
@@ -102,7 +102,7 @@ function decide(r: Ready, rt: GatewayRuntime, v: Float32Array, nb: SearchResult 
   let { backed, healthy, nBacked } = masks(rt, models);
   // The organisation's exclusions (org-state.ts): masked out of both masks, so a degraded fallback never brings them back.
   if (org?.allowed) ({ backed, healthy, nBacked } = withoutExcluded(backed, healthy, org.allowed));
-  const extra = org?.routingEffect ? { errorOverride: org.errors, bias: org.bias } : undefined;
+  const extra = org?.routingEffect ? { feedback: org.feedbackEvidence, priorStrength: PRIOR_STRENGTH, bias: org.bias } : undefined;
   if (nBacked === 0) throw new ApiError('no_backend', 'No model of the router profile has a backend: add at least one under providers.models (names must match the profile\'s models).', 'model');
   let allowed = healthy;
   let d: Decision;

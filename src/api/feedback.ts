@@ -5,12 +5,15 @@
  * answer) or "good" (1) / "bad" (0), on a request the gateway routed for
  * this organisation (found in its activity log: model executed, cluster).
  * Adds one observation of error 1 - score to that organisation's evidence
- * for (cluster, model); routing for that organisation then uses
+ * for (cluster, model); routing for that organisation, on a prompt whose
+ * nearest cluster is that one, then uses
  *
- *   posterior = (PRIOR_STRENGTH x profile_error + sum(1 - score)) / (PRIOR_STRENGTH + n)
+ *   posterior = (PRIOR_STRENGTH x estimate + sum(1 - score)) / (PRIOR_STRENGTH + n)
  *
- * in place of the profile's estimate (org-state.ts; PRIOR_STRENGTH = 10).
- * Other organisations keep the profile's estimate.
+ * in place of the profile's estimate for the prompt (mixed over its nearest
+ * clusters under soft assignment; org-state.ts, PRIOR_STRENGTH = 10).
+ * Other organisations keep the profile's estimate. The answer's prior_error /
+ * posterior_error use the cluster's own profile estimate as the prior.
  *
  * GET /v1/feedback: the organisation's evidence with prior and posterior.
  * DELETE /v1/feedback[?model=…&cluster=…]: resets all of it, one model's, or

@@ -16,8 +16,9 @@
  *               excluded_providers (null: no exclusion)
  *   bias        -PREFERRED_BONUS on models of preferred_providers, added to
  *               their score (null: none)
- *   errors      per cluster, the posterior error of each model with feedback
- *               (NaN where none): Router's errorOverride
+ *   feedback    per cluster, each model's scored answers (count, error sum):
+ *               Router's `feedback` option, which updates the prompt's
+ *               estimate with them (prior strength PRIOR_STRENGTH)
  *   costWeight  default_cost_weight, else the profile's λ x the
  *               default_optimization factor; undefined when neither is set
  *   memory      the task memory of corrected prompts (null: no feedback)
@@ -31,6 +32,7 @@ import { catalogOf } from './catalog.ts';
 import { OPTIMIZATION_LAMBDA, fromRows, safeDefaults, type Known, type Preferences } from './preferences-schema.ts';
 import { TaskMemory } from '../routing/task-memory.ts';
 import type { ModelFeedbackRow, TaskFeedbackRow } from '../store/org-types.ts';
+import type { FeedbackEvidence } from '../routing/router.ts';
 
 /** Key of the generation counter in the server's `shared` bag. */
 export const ORG_STATE_KEY = 'orgState';
@@ -44,7 +46,8 @@ export const PREFERRED_BONUS = 0.05;
 
 /**
  * Pseudo-observations behind the profile's error estimate in the feedback
- * posterior: posterior = (PRIOR_STRENGTH x prior + sum of (1 - score)) / (PRIOR_STRENGTH + n).
+ * posterior: posterior = (PRIOR_STRENGTH x prior + sum of (1 - score)) / (PRIOR_STRENGTH + n),
+ * the prior being the profile's estimate for the prompt (Router `feedback`).
  * 10: ten answers scored 0 move a 0.2 prior to 0.6.
  */
 export const PRIOR_STRENGTH = 10;
@@ -59,7 +62,7 @@ export interface CompiledOrg {
   readonly routingEffect: boolean;
   readonly allowed: Uint8Array | null;
   readonly bias: Float64Array | null;
-  readonly errors: ReadonlyMap<number, Float64Array> | null;
+  readonly feedbackEvidence: ReadonlyMap<number, FeedbackEvidence> | null;
   readonly costWeight: number | undefined;
   readonly excludedModels: ReadonlySet<string>;
   readonly memory: TaskMemory | null;
@@ -91,7 +94,7 @@ function compile(engine: Engine, org: string, prefRows: { key: string; value: st
   const { prefs } = fromRows(prefRows, known);
   const r = engine.ready;
   let allowed: Uint8Array | null = null, bias: Float64Array | null = null;
-  let errors: Map<number, Float64Array> | null = null;
+  let evidence: Map<number, FeedbackEvidence> | null = null;
   let costWeight: number | undefined;
   let memory: TaskMemory | null = null;
   const excludedModels = new Set<string>(prefs.excluded_models);
@@ -110,10 +113,11 @@ function compile(engine: Engine, org: string, prefRows: { key: string; value: st
     for (const row of fb) {
       const m = r.router.modelIndex.get(row.model);
       if (m === undefined || row.cluster < 0 || row.cluster >= r.profile.k) continue;
-      errors ??= new Map();
-      let rowArr = errors.get(row.cluster);
-      if (!rowArr) { rowArr = new Float64Array(M).fill(NaN); errors.set(row.cluster, rowArr); }
-      rowArr[m] = posterior(priorError(r, row.cluster, m), row.n, row.errSum);
+      evidence ??= new Map();
+      let cell = evidence.get(row.cluster);
+      if (!cell) { cell = { n: new Float64Array(M), errSum: new Float64Array(M) }; evidence.set(row.cluster, cell); }
+      cell.n[m] = row.n;
+      cell.errSum[m] = row.errSum;
     }
     const base = r.defaultCostWeight;
     if (prefs.default_cost_weight !== null) costWeight = prefs.default_cost_weight;
@@ -128,12 +132,12 @@ function compile(engine: Engine, org: string, prefRows: { key: string; value: st
       if (memory.size === 0) memory = null;
     }
   }
-  const routingEffect = allowed !== null || bias !== null || errors !== null || costWeight !== undefined;
-  return { org, prefs, routingEffect, allowed, bias, errors, costWeight, excludedModels, memory, feedback: fb };
+  const routingEffect = allowed !== null || bias !== null || evidence !== null || costWeight !== undefined;
+  return { org, prefs, routingEffect, allowed, bias, feedbackEvidence: evidence, costWeight, excludedModels, memory, feedback: fb };
 }
 
 function empty(org: string): CompiledOrg {
-  return { org, prefs: safeDefaults(), routingEffect: false, allowed: null, bias: null, errors: null, costWeight: undefined, excludedModels: new Set(), memory: null, feedback: [] };
+  return { org, prefs: safeDefaults(), routingEffect: false, allowed: null, bias: null, feedbackEvidence: null, costWeight: undefined, excludedModels: new Set(), memory: null, feedback: [] };
 }
 
 /** One per Engine (per HTTP thread). */

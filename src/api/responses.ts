@@ -37,6 +37,7 @@ import { routingText, type ChatInput } from './chat-validate.ts';
 import { chainError, headersOf, planChat, reasonOf, type Plan } from './chat.ts';
 import { newId, parseResponsesRequest, type InputItem, type ResponsesInput } from './responses-validate.ts';
 import { resolveReferences } from './responses-refs.ts';
+import { logRequest } from './activity-log.ts';
 import { chatRequestOf, outputMessages, outputOf, responseShell, toChatMessages, usageOf, type ResponseObject } from './responses-translate.ts';
 import { ResponsesEventWriter } from './responses-stream.ts';
 import { responseNotFound, storeFailure } from './responses-read.ts';
@@ -89,9 +90,18 @@ interface Job {
   createdAt: number;
   /** performance.now() when the request arrived. */
   t0: number;
+  /** The caller's organisation (preferences, feedback, activity log: issue 11); undefined = not passed by the edge. */
+  org?: string;
 }
 
 function publish(job: Job, plan: Plan, id: string | null, res: ChatResult | null, attempts: readonly AttemptRecord[], status: number, cost: number | null, stored: boolean): void {
+  if (job.org !== undefined && channels.orgRequest.hasSubscribers) {
+    logRequest(job.engine, { org: job.org, requestId: job.requestId ?? '' }, {
+      endpoint: '/v1/responses', requested: job.chat.model, selected: plan.candidates[0] ?? null, executed: res?.model ?? null,
+      reason: res ? reasonOf(job.chat, plan, res.model) : null, chain: attempts, cluster: plan.clusterId,
+      usage: res !== null && !res.stream ? res.usage : null, costUsd: cost, status, cacheHit: false, t0: job.t0,
+    });
+  }
   if (!channels.responseCreated.hasSubscribers) return;
   channels.responseCreated.publish({
     id, model: res?.model ?? null, reason: res ? reasonOf(job.chat, plan, res.model) : null, candidates: plan.candidates, attempts,
@@ -219,13 +229,14 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
  * valid only during this call); everything after the first await works on
  * copies. `requestId` goes into the switchyard object.
  */
-export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string): void | Promise<void> {
+export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string, org?: string): void | Promise<void> {
   const t0 = performance.now();
   const r = parseResponsesRequest(parseJsonObject(body));
   const createdAt = Math.floor(Date.now() / 1000);
   const go = (chain: ChatMessage[], items: InputItem[]): void | Promise<void> => {
     const job = prepare(r, items, engine, store, sink, requestId, chain, createdAt, t0);
-    const plan = planChat(engine, job.chat);
+    job.org = org;
+    const plan = planChat(engine, job.chat, org);
     return plan instanceof Promise ? plan.then((p) => serve(job, p)) : serve(job, plan);
   };
   const refs = r.input.some((it) => it.type === 'item_reference');

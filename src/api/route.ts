@@ -20,14 +20,14 @@
  * rarely repeat them.
  */
 import { ApiError, invalid } from '../errors.ts';
-import { NoCandidateError, type Decision } from '../routing/router.ts';
+import { NoCandidateError, type Decision, type FeedbackEvidence } from '../routing/router.ts';
 import type { SearchResult } from '../pool/route-pool.ts';
 import { channels } from '../diagnostics.ts';
 import { poolSearch, type Engine, type Ready } from './engine.ts';
 import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type Json } from './validate.ts';
 import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
 import type { BinaryReply } from './sink.ts';
-import { withOrg, type CompiledOrg } from './org-state.ts';
+import { PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -36,8 +36,8 @@ export interface RouteRequest {
   /** Candidate mask; undefined = every registered model. */
   allowed: Uint8Array | undefined;
   costWeight: number;
-  /** The organisation's feedback posteriors and preferred-provider bonus (org-state.ts); set only with `noCache`. */
-  errorOverride?: ReadonlyMap<number, Float64Array> | null;
+  /** The organisation's feedback evidence and preferred-provider bonus (org-state.ts); set only with `noCache`. */
+  feedback?: ReadonlyMap<number, FeedbackEvidence> | null;
   bias?: Float64Array | null;
   /** The organisation's preferences or feedback change the decision: the shared decision cache (keyed without the org) is skipped. */
   noCache?: boolean;
@@ -152,7 +152,7 @@ function decide<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v: Float32Arr
   let d: Decision;
   try {
     // scores go into the engine's scratch: the decision is consumed before this function returns.
-    d = r.router.routeNear(v, nb, { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch, errorOverride: req.errorOverride, bias: req.bias });
+    d = r.router.routeNear(v, nb, { costWeight: req.costWeight, allowed: req.allowed, scores: r.scoreScratch, feedback: req.feedback, priorStrength: PRIOR_STRENGTH, bias: req.bias });
   } catch (e) {
     if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
     throw e;
@@ -204,7 +204,7 @@ function applyOrg(req: RouteRequest, c: CompiledOrg, lambdaUnset: boolean): void
     req.allowed = a;
   }
   if (lambdaUnset && c.costWeight !== undefined) req.costWeight = c.costWeight;
-  req.errorOverride = c.errors;
+  req.feedback = c.feedbackEvidence;
   req.bias = c.bias;
   req.noCache = true;
 }

@@ -21,13 +21,24 @@ export interface RouteOptions {
    */
   scores?: Float64Array;
   /**
-   * Per cluster, an error estimate that replaces the profile's for the
-   * models where it is not NaN (an organisation's feedback posterior, issue
-   * 11). Read for each of the nearest clusters a decision mixes.
+   * Observed answers per cluster (an organisation's feedback, issue 11): when
+   * the prompt's nearest cluster has evidence for a model, that model's
+   * estimate for this prompt (the profile's, mixed over the nearest clusters)
+   * becomes the prior of a Beta-style update:
+   *   err = (priorStrength x err + errSum) / (priorStrength + n)
+   * A model unknown in this cluster (NaN) stays unknown.
    */
-  errorOverride?: ReadonlyMap<number, Float64Array> | null;
+  feedback?: ReadonlyMap<number, FeedbackEvidence> | null;
+  /** Pseudo-observations behind the profile's estimate in that update; default 10. */
+  priorStrength?: number;
   /** Added to each model's score (a preferred provider's bonus is negative); undefined/null = none. */
   bias?: Float64Array | null;
+}
+
+/** Per model index: answers scored and the sum of their errors (1 - score). */
+export interface FeedbackEvidence {
+  readonly n: Float64Array;
+  readonly errSum: Float64Array;
 }
 
 export interface Decision {
@@ -110,12 +121,9 @@ export class Router {
     if (got > this.top) got = this.top;
     const err = this.err;
     const { errors, costNorm } = p;
-    const ov = opts.errorOverride;
     if (got === 1 || a.mode === 'hard') {
       const row = ids[0] * M;
       for (let m = 0; m < M; m++) err[m] = errors[row + m];
-      const o = ov?.get(ids[0]);
-      if (o !== undefined) for (let m = 0; m < M; m++) if (o[m] === o[m]) err[m] = o[m];
     } else {
       // Softmax over the nearest clusters' similarities; a cluster's NaN cell
       // (model unknown there) drops that cluster's weight for that model only.
@@ -125,12 +133,16 @@ export class Router {
       for (let m = 0; m < M; m++) {
         let num = 0, den = 0;
         for (let t = 0; t < got; t++) {
-          let e = errors[ids[t] * M + m];
-          if (ov) { const o = ov.get(ids[t]); if (o !== undefined && o[m] === o[m]) e = o[m]; }
+          const e = errors[ids[t] * M + m];
           if (e === e) { num += w[t] * e; den += w[t]; }
         }
         err[m] = den > 0 ? num / den : NaN;
       }
+    }
+    const fb = opts.feedback?.get(ids[0]);
+    if (fb !== undefined) {
+      const k = opts.priorStrength ?? 10;
+      for (let m = 0; m < M; m++) if (fb.n[m] > 0) err[m] = (k * err[m] + fb.errSum[m]) / (k + fb.n[m]);
     }
     const scores = opts.scores ?? new Float64Array(M);
     const bias = opts.bias;
