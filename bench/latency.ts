@@ -13,6 +13,8 @@
  *   msgpack         POST /v1/route, the same embedding as a float32 bin in msgpack, answered in msgpack
  *   direct          the mock upstream (scripts/mock-upstream.ts), JSON chat completion
  *   gateway         POST /v1/chat/completions, JSON, model "auto", through Switchyard to that mock
+ *   route-model     POST /api/v1/route-model, a unique prompt as `input`, a 3-rule config (ratio over bare)
+ *   invoke          POST /v1/model-router/invoke, a unique user message, the same config's rules, to the mock (ratio over gateway)
  * Each run is a --warmup run then a --seconds run; per connection count every
  * case runs back to back, so drift on a shared machine hits neighbours alike.
  * Switchyard runs with --trace-gc (off: --no-trace-gc) and each row carries
@@ -40,7 +42,7 @@ import { ROOT } from '../src/fit/options.ts';
 import { freePort, startNode, httpOk, type Proc } from './lib/procs.ts';
 import { haveWrk, runWrk, type WrkLoad } from './lib/wrk.ts';
 import { startMockProc, type MockProc } from './lib/mock-proc.ts';
-import { startSwitchyard, type SwitchyardProc } from './lib/switchyard.ts';
+import { benchRouting, startSwitchyard, type SwitchyardProc } from './lib/switchyard.ts';
 import { stopAll, trackChild } from './lib/children.ts';
 import { formatTable } from './lib/table.ts';
 import { GcTrace } from './lib/gc-trace.ts';
@@ -49,7 +51,7 @@ import { DIRECT_MODEL, chat, template } from './lib/chat-bodies.ts';
 import { repeatedBodies, embeddingBody, embeddingMsgpackBody } from './lib/route-bodies.ts';
 import { addRatios, checkTargets, rowCells, ROW_HEADER, type CaseName, type FreshConnections, type LatencyRow } from './lib/latency-targets.ts';
 
-const ALL_CASES: CaseName[] = ['bare', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway'];
+const ALL_CASES: CaseName[] = ['bare', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway', 'route-model', 'invoke'];
 const MSGPACK_HEADERS = { 'content-type': 'application/msgpack', accept: 'application/msgpack' };
 const { values: v } = parseArgs({
   options: {
@@ -73,7 +75,9 @@ if (!cfg.connections.every((n) => Number.isInteger(n) && n >= 1)) { console.erro
 for (const c of cfg.cases) if (!ALL_CASES.includes(c)) { console.error(`--cases: unknown case "${c}" (known: ${ALL_CASES.join(', ')})`); process.exit(2); }
 if (cfg.cases.has('embedding')) cfg.cases.add('bare-embedding');
 if (cfg.cases.has('msgpack')) cfg.cases.add('bare-msgpack');
+if (cfg.cases.has('invoke')) cfg.cases.add('gateway');
 if (cfg.cases.has('gateway')) cfg.cases.add('direct');
+if (cfg.cases.has('route-model')) cfg.cases.add('bare');
 if (cfg.cases.has('unique') || cfg.cases.has('repeated')) cfg.cases.add('bare');
 const jsonPath = v.json ?? join(ROOT, 'bench/results/latency.json');
 if (!haveWrk()) {
@@ -121,6 +125,8 @@ function loadFor(c: CaseName, sy: Sy | null): Omit<WrkLoad, 'connections' | 'sec
     case 'msgpack': return { ...base, url: route(sy!.proc.port), bodies: [EMBEDDING_MSGPACK], headers: MSGPACK_HEADERS };
     case 'direct': return { ...base, url: `http://127.0.0.1:${mock!.port}/v1/chat/completions`, uniqueTemplate: template(DIRECT_MODEL, false) };
     case 'gateway': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/v1/chat/completions`, uniqueTemplate: template('auto', false) };
+    case 'route-model': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/api/v1/route-model`, uniqueTemplate: { prefix: '{"input":"', suffix: '","configName":"bench"}' } };
+    case 'invoke': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/v1/model-router/invoke`, uniqueTemplate: { prefix: '{"messages":[{"role":"user","content":"', suffix: '"}]}' } };
   }
 }
 
@@ -195,14 +201,16 @@ async function main(): Promise<void> {
     const gc = new GcTrace();
     const proc = await startSwitchyard(await freePort(), `http://127.0.0.1:${mock.port}/v1`, [...(cfg.threads ? ['--threads', cfg.threads] : []), ...variant.serverArgs], {
       nodeArgs: [...variant.nodeArgs, ...(cfg.traceGc ? ['--trace-gc'] : [])], root: variant.root, onOutput: (s) => gc.feed(s),
+      // Only when asked for: a variant from an older checkout would refuse the `routing` key.
+      ...(cfg.cases.has('route-model') || cfg.cases.has('invoke') ? { routing: { ...benchRouting(), default_config: 'bench' } } : {}),
     });
     const banner = proc.logTail().split('\n').find((l) => l.includes('listening on'));
     console.error(`${variant.name}: ${banner ?? 'started'} (node ${variant.nodeArgs.join(' ') || '-'}; server ${variant.serverArgs.join(' ') || '-'}; ${variant.root})`);
     sys.push({ variant, proc, gc });
   }
 
-  const order: CaseName[] = ['bare', 'bare-embedding', 'bare-msgpack', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway'];
-  const perSy = (c: CaseName) => c === 'unique' || c === 'repeated' || c === 'embedding' || c === 'msgpack' || c === 'gateway';
+  const order: CaseName[] = ['bare', 'bare-embedding', 'bare-msgpack', 'unique', 'repeated', 'embedding', 'msgpack', 'route-model', 'direct', 'gateway', 'invoke'];
+  const perSy = (c: CaseName) => c === 'unique' || c === 'repeated' || c === 'embedding' || c === 'msgpack' || c === 'gateway' || c === 'route-model' || c === 'invoke';
   for (const n of cfg.connections) {
     for (const c of order.filter((x) => cfg.cases.has(x))) {
       if (perSy(c)) { for (const sy of sys) await measure(c, sy, n); } else await measure(c, null, n);
@@ -230,7 +238,7 @@ async function main(): Promise<void> {
     '',
     formatTable(ROW_HEADER, rows.map(rowCells)),
     '',
-    'rps/base, p99/base: over bare uWS (route cases; bare-embedding for embedding, bare-msgpack for msgpack) or the direct mock (gateway), same connections;',
+    'rps/base, p99/base: over bare uWS (route cases and route-model; bare-embedding for embedding, bare-msgpack for msgpack), the direct mock (gateway) or the gateway (invoke), same connections;',
     'p99-direct: gateway p99 minus the direct mock\'s p99; conns "Np": paced run (wrk delay(), ~half the closed-loop maximum);',
     'GC: the Switchyard process over the measured seconds (all isolates): scavenges/mark-compacts, pause total, longest pause, pause ms per 1,000 requests,',
     'heap freed per request (about the garbage a request makes); CPU µs/req: the server under test\'s user+system time (all threads) per request.',

@@ -12,7 +12,7 @@ import { fmt } from './table.ts';
  * embedding body / the msgpack embedding body (each the denominator of the route cases that
  * send the same bytes); direct: the mock upstream itself.
  */
-export type CaseName = 'bare' | 'bare-embedding' | 'bare-msgpack' | 'unique' | 'repeated' | 'embedding' | 'msgpack' | 'direct' | 'gateway';
+export type CaseName = 'bare' | 'bare-embedding' | 'bare-msgpack' | 'unique' | 'repeated' | 'embedding' | 'msgpack' | 'direct' | 'gateway' | 'route-model' | 'invoke';
 
 export interface LatencyRow {
   case: CaseName;
@@ -41,7 +41,7 @@ export interface LatencyRow {
 export interface TargetCheck { variant: string; measure: string; value: string; target: string; result: 'met' | 'missed' | 'n/a' }
 
 /** The row each case is compared against. */
-export const DENOMINATOR: Partial<Record<CaseName, CaseName>> = { unique: 'bare', repeated: 'bare', embedding: 'bare-embedding', msgpack: 'bare-msgpack', gateway: 'direct' };
+export const DENOMINATOR: Partial<Record<CaseName, CaseName>> = { unique: 'bare', repeated: 'bare', embedding: 'bare-embedding', msgpack: 'bare-msgpack', gateway: 'direct', 'route-model': 'bare', invoke: 'gateway' };
 
 /** Fills the ratio columns in place. */
 export function addRatios(rows: LatencyRow[]): void {
@@ -76,6 +76,10 @@ export function checkTargets(rows: LatencyRow[], variants: string[], fresh: Reco
     add(`repeated prompts rps / bare, ${maxConns} conns`, row('repeated', maxConns)?.rps_ratio, '', '>= 0.8', (x) => x >= 0.8, 2);
     for (const n of [1, 8]) add(`gateway JSON p99 - mock direct p99, ${n} conn${n > 1 ? 's' : ''}`, row('gateway', n)?.p99_added_ms, ' ms', '<= 1 ms', (x) => x <= 1);
     add(`supplied embedding in msgpack rps / bare, ${maxConns} conns`, row('msgpack', maxConns)?.rps_ratio, '', '>= 0.45', (x) => x >= 0.45, 2);
+    // Issue 9.
+    add(`/api/v1/route-model rps / bare, ${maxConns} conns`, row('route-model', maxConns)?.rps_ratio, '', '>= 0.40', (x) => x >= 0.40, 2);
+    add('/api/v1/route-model p99, 8 conns', row('route-model', 8)?.wrk.p99_ms, ' ms', '<= 1 ms', (x) => x <= 1);
+    add(`/v1/model-router/invoke rps / chat completions, ${maxConns} conns`, row('invoke', maxConns)?.rps_ratio, '', '>= 0.90', (x) => x >= 0.90, 2);
   }
   return out;
 }
