@@ -34,6 +34,7 @@ const HELP = `usage: npm run eval -- [files...] [--folds N] [--profile DIR] [--l
                  all four variants (clusters|neighbours x full|last_question) side by side
   --add-model-curve NAME   hold NAME out, add it back from --curve-sizes of its labels per fold (default --folds 5)
   --curve-sizes LIST       comma-separated label counts (default 50,200,1000)
+  --prior coarse|regression   what the added model's clusters shrink toward (src/fit/add-model.ts; default coarse)
   --profile DIR  evaluate a fitted profile instead (default ${DEFAULT_PROFILE_DIR})
   --lambdas N    read the curve at 0 plus N log-spaced cost weights in 1e-4..1e2 (default: exact, every switch point)
   --json FILE    write the full report as JSON ("-" for stdout)
@@ -85,7 +86,7 @@ async function compare(data: LabelledData, folds: number, variants: Variant[], g
 }
 
 /** The add-model curve: NAME held out of every fold's fit, then added from n of the fold's training labels. */
-async function addModelCurve(data: LabelledData, name: string, folds: number, sizes: number[], fit: FitOptions, select: TextSelection | undefined, foldSeed: number): Promise<void> {
+async function addModelCurve(data: LabelledData, name: string, folds: number, sizes: number[], fit: FitOptions, select: TextSelection | undefined, foldSeed: number, prior: 'coarse' | 'regression'): Promise<void> {
   const j = data.models.indexOf(name);
   if (j < 0) throw new UsageError(`--add-model-curve: no model "${name}" in the data (${data.models.join(', ')})`);
   const M = data.models.length;
@@ -107,14 +108,14 @@ async function addModelCurve(data: LabelledData, name: string, folds: number, si
           prompts: pick.map((i) => train.prompts[i]),
           score: Float64Array.from(pick, (i) => train.score[i * M + j]),
           cost: Float64Array.from(pick, (i) => train.cost[i * M + j]),
-        });
+        }, { prior });
         return res.profile;
       },
     });
     rows.push({ label: `added from ${size} labelled prompts`, cv });
   }
   const full = rows[0].cv.pooled.aiq, without = rows[1].cv.pooled.aiq;
-  console.log(`\nadd-model curve for ${name}: ${folds}-fold cross-validation, fold seed ${foldSeed}, text ${select?.mode ?? 'full'}, ${fit.router?.kind ?? 'clusters'}`);
+  console.log(`\nadd-model curve for ${name}: ${folds}-fold cross-validation, fold seed ${foldSeed}, text ${select?.mode ?? 'full'}, ${fit.router?.kind ?? 'clusters'}, prior ${prior}`);
   console.log(`  profile                                  AIQ      share of the gain   pts at ${GPT35}'s cost`);
   for (const { label, cv } of rows) {
     const share = full - without !== 0 ? `${pct((cv.pooled.aiq - without) / (full - without))}%` : 'n/a';
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     options: {
       ...FIT_FLAGS, folds: { type: 'string' }, profile: { type: 'string' }, lambdas: { type: 'string' }, json: { type: 'string' }, svg: { type: 'string' }, 'fold-seed': { type: 'string' },
-      'add-model-curve': { type: 'string' }, 'curve-sizes': { type: 'string' },
+      'add-model-curve': { type: 'string' }, 'curve-sizes': { type: 'string' }, prior: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -143,7 +144,9 @@ async function main(): Promise<void> {
   if (values['add-model-curve'] !== undefined) {
     const sizes = (values['curve-sizes'] ?? '50,200,1000').split(',').map(Number);
     if (sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new UsageError('--curve-sizes must be positive integers separated by commas');
-    await addModelCurve(data, values['add-model-curve'], Number(values.folds ?? 5), sizes, fitOptionsFrom(values, 'cv'), selectionFrom(values), foldSeed);
+    const prior = values.prior ?? 'coarse';
+    if (prior !== 'coarse' && prior !== 'regression') throw new UsageError(`--prior must be coarse or regression, got "${prior}"`);
+    await addModelCurve(data, values['add-model-curve'], Number(values.folds ?? 5), sizes, fitOptionsFrom(values, 'cv'), selectionFrom(values), foldSeed, prior);
     return;
   }
   let title: string, result: Report, perFold: Report[] | undefined;

@@ -82,6 +82,17 @@ export interface AddModelOptions {
   alpha?: number;
   alphaCoarse?: number;
   coarseK?: number;
+  /**
+   * What each cluster is shrunk toward. 'coarse' (default): the coarse
+   * parent's error, itself shrunk toward the global rate (fitProfile's scheme).
+   * 'regression': a ridge regression of the new model's errors on the other
+   * models' errors in the row's cluster, read at each cluster: a cluster where
+   * the other models fail is predicted harder for this one too, even with no
+   * label of its own there.
+   */
+  prior?: 'coarse' | 'regression';
+  /** Ridge penalty of the 'regression' prior (default 1). */
+  ridge?: number;
 }
 
 /** Per cluster: labels behind it, the estimate and its posterior sd. */
@@ -133,13 +144,14 @@ export async function addModel(profile: Profile, embedder: Embedder, name: strin
     pSum[parentOf[k]] += e; pN[parentOf[k]]++;
   }
   const parentErr = Float64Array.from(pSum, (s, p) => (s + alphaCoarse * g) / (pN[p] + alphaCoarse));
+  const regPrior = opts.prior === 'regression' ? regressionPrior(profile, assign, rows.score, opts.ridge ?? 1) : null;
   const M1 = M + 1;
   const errors = new Float32Array(K * M1), counts = new Uint32Array(K * M1);
   const clusters: ClusterConfidence[] = [];
   for (let k = 0; k < K; k++) {
     errors.set(profile.errors.subarray(k * M, k * M + M), k * M1);
     counts.set(profile.counts.subarray(k * M, k * M + M), k * M1);
-    const prior = parentErr[parentOf[k]];
+    const prior = regPrior ? regPrior[k] : parentErr[parentOf[k]];
     const e = alpha + kN[k] > 0 ? (kSum[k] + alpha * prior) / (kN[k] + alpha) : prior;
     errors[k * M1 + M] = e;
     counts[k * M1 + M] = kN[k];
@@ -155,7 +167,7 @@ export async function addModel(profile: Profile, embedder: Embedder, name: strin
     ...profile.manifest,
     models,
     cost_normalisation: { kind: 'log-range', min_per_1k: norm.min, max_per_1k: norm.max },
-    fit: { ...fit, added: [...added, { name, samples: n, alpha, alpha_coarse: alphaCoarse, coarse_k: coarseK, global_error: g, created: new Date().toISOString() }] },
+    fit: { ...fit, added: [...added, { name, samples: n, prior: opts.prior ?? 'coarse', alpha, alpha_coarse: alphaCoarse, coarse_k: coarseK, global_error: g, created: new Date().toISOString() }] },
     sha256: {},
   };
   const out = fromParts(manifest, null, profile.centroids, errors, counts);
@@ -166,4 +178,54 @@ export async function addModel(profile: Profile, embedder: Embedder, name: strin
     out.points = profile.points; out.labels = labels;
   }
   return { profile: out, clusters, globalError: g, costPer1k, samples: n };
+}
+
+/**
+ * Per cluster, the new model's error predicted from the other models' errors
+ * there: ridge regression (intercept unpenalised) of each labelled row's
+ * error on its cluster's error row, clamped to [0, 1]. A cell the profile does
+ * not know (NaN) reads as that model's mean over clusters. Cost: M x M normal
+ * equations, solved once.
+ */
+function regressionPrior(profile: Profile, assign: Int32Array, score: Float64Array, ridge: number): Float64Array {
+  const K = profile.k, M = profile.models.length, n = assign.length;
+  const colMean = new Float64Array(M);
+  for (let m = 0; m < M; m++) {
+    let s = 0, c = 0;
+    for (let k = 0; k < K; k++) { const e = profile.errors[k * M + m]; if (e === e) { s += e; c++; } }
+    colMean[m] = c ? s / c : 0.5;
+  }
+  const feat = (k: number, m: number) => { const e = profile.errors[k * M + m]; return e === e ? e : colMean[m]; };
+  const xm = new Float64Array(M);
+  let ym = 0;
+  for (let i = 0; i < n; i++) { for (let m = 0; m < M; m++) xm[m] += feat(assign[i], m) / n; ym += (1 - score[i]) / n; }
+  const A = Array.from({ length: M }, (_, a) => new Float64Array(M + 1));
+  for (let i = 0; i < n; i++) {
+    const k = assign[i], y = 1 - score[i] - ym;
+    for (let a = 0; a < M; a++) {
+      const xa = feat(k, a) - xm[a];
+      for (let b = 0; b < M; b++) A[a][b] += xa * (feat(k, b) - xm[b]);
+      A[a][M] += xa * y;
+    }
+  }
+  for (let a = 0; a < M; a++) A[a][a] += ridge;
+  // Gaussian elimination with partial pivoting (M ~ 10; ridge keeps it well conditioned).
+  for (let c = 0; c < M; c++) {
+    let p = c;
+    for (let r = c + 1; r < M; r++) if (Math.abs(A[r][c]) > Math.abs(A[p][c])) p = r;
+    [A[c], A[p]] = [A[p], A[c]];
+    for (let r = 0; r < M; r++) {
+      if (r === c || A[c][c] === 0) continue;
+      const f = A[r][c] / A[c][c];
+      for (let t = c; t <= M; t++) A[r][t] -= f * A[c][t];
+    }
+  }
+  const beta = Float64Array.from({ length: M }, (_, a) => (A[a][a] === 0 ? 0 : A[a][M] / A[a][a]));
+  const out = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    let y = ym;
+    for (let m = 0; m < M; m++) y += beta[m] * (feat(k, m) - xm[m]);
+    out[k] = Math.min(1, Math.max(0, y));
+  }
+  return out;
 }

@@ -115,6 +115,25 @@ describe('addModel', async () => {
     if (sdEmpty !== undefined) assert.ok(sdEmpty > 0.1);
   });
 
+  it('the regression prior reads a cluster difficulty from the other models, even where it has no label', async () => {
+    // "clone" fails where cheap fails (code) and succeeds where it succeeds (cooking): 40 rows.
+    const r = mulberry32(8);
+    const prompts: string[] = [], score: number[] = [];
+    for (let i = 0; i < 40; i++) { const cooking = i % 2 === 0; prompts.push(prompt(r, cooking)); score.push(r() < (cooking ? 0.9 : 0.1) ? 1 : 0); }
+    const rows = { prompts, score: Float64Array.from(score), cost: new Float64Array(40).fill(0.0002) };
+    const reg = await addModel(profile, embedder, 'clone', rows, { prior: 'regression', alpha: 20 });
+    const coarse = await addModel(profile, embedder, 'clone', rows, { alpha: 20 });
+    const dist = (p: typeof reg.profile) => {
+      let d = 0;
+      for (let k = 0; k < p.k; k++) d += Math.abs(p.errors[k * 3 + 2] - p.errors[k * 3 + 0]);
+      return d / p.k;
+    };
+    // With a strong prior (alpha 20) the estimates are mostly prior: the regression's follows cheap's errors per cluster.
+    assert.ok(dist(reg.profile) < 0.1, `regression prior: mean |clone - cheap| ${dist(reg.profile)}`);
+    assert.ok(dist(reg.profile) < dist(coarse.profile), `regression ${dist(reg.profile)} vs coarse ${dist(coarse.profile)}`);
+    assert.equal((reg.profile.manifest.fit.added as { prior: string }[])[0].prior, 'regression');
+  });
+
   it('refuses a model the profile has, no rows, and rows without a cost (unless one is given)', async () => {
     await assert.rejects(addModel(profile, embedder, 'dear', coderRows(50, 4)), /already has a model "dear"/);
     await assert.rejects(addModel(profile, embedder, 'coder', { prompts: [], score: new Float64Array(), cost: new Float64Array() }), /no labelled rows/);
