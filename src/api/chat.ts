@@ -42,6 +42,7 @@ import type { ResponseSink } from './sink.ts';
 import type { SearchResult } from '../pool/route-pool.ts';
 import { checkExplicit, PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
 import { logRequest, type RequestMeta } from './activity-log.ts';
+import { cacheTtlOf, promptCacheOf, type CachedAnswer, type PromptCache } from './prompt-cache.ts';
 import type { Usage } from '../providers/types.ts';
 
 type Reason = 'routed' | 'explicit' | 'fallback';
@@ -181,7 +182,11 @@ function publish(model: string | null, reason: Reason | null, plan: Plan, attemp
 /** Who asked (activity log): present when the edge passed the request's org and id. */
 interface ChatLog { engine: Engine; meta: RequestMeta; requested: string }
 
-async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number, log?: ChatLog): Promise<void> {
+/** A request with X-GR-Cache-TTL that missed: where its answer goes (prompt-cache.ts). */
+interface CacheCtx { pc: PromptCache; key: Uint8Array; ttl: number }
+const MISS: [string, string] = ['x-cache', 'MISS'];
+
+async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number, log?: ChatLog, cache?: CacheCtx): Promise<void> {
   let res: ChatResult;
   try {
     res = await rt.gateway.chat(input.request, plan.candidates, sink.signal);
@@ -199,15 +204,21 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
       model: res.model, reason, cluster_id: plan.clusterId ?? null, candidates: plan.candidates, attempts: res.chain,
       cost_usd: res.costUsd, estimated_cost_usd: estimate, routing_ms: plan.routingMs ?? null, upstream_ms: res.latencyMs,
     };
-    sink.send(200, withSwitchyard(res.json, switchyard), headersOf(res.model, reason, plan, estimate, res.costUsd));
+    const h = headersOf(res.model, reason, plan, estimate, res.costUsd);
+    if (cache !== undefined) h.push(MISS);
+    sink.send(200, withSwitchyard(res.json, switchyard), h);
+    if (cache !== undefined) cache.pc.set(cache.key, { headers: headersOf(res.model, reason, plan, estimate, null), switchyard, body: res.json }, cache.ttl);
     publish(res.model, reason, plan, res.chain, false, 200, res.costUsd, t0, log, res.usage);
     return;
   }
 
   const chunks = res.chunks;
   const model = res.model;
-  sink.openStream(headersOf(model, reason, plan, estimate, null));
+  const streamHeaders = headersOf(model, reason, plan, estimate, null);
+  sink.openStream(cache === undefined ? streamHeaders : [...streamHeaders, MISS]);
   let pending = '';
+  // The whole stream, for the prompt cache (undefined: not caching, or already larger than a slot).
+  let recorded: string | undefined = cache === undefined ? undefined : '';
   try {
     for (;;) {
       // Everything one upstream read produced, in one write (one syscall).
@@ -225,6 +236,7 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
       }
       // The terminal event is in: the rest leaves with the trailer and [DONE] in end(), one write instead of two.
       if (chunks.complete) break;
+      if (recorded !== undefined) recorded = recorded.length + pending.length > cache!.pc.slotBytes ? undefined : recorded + pending;
       const ok = sink.write(pending);
       pending = '';
       if (!ok) await sink.drain();
@@ -247,7 +259,9 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
   }
   const s = await res.finished;
   const trailer = { model, cost_usd: s.costUsd, usage: s.usage };
-  sink.end(pending + sseComment(`switchyard ${JSON.stringify(trailer)}`) + SSE_DONE);
+  const last = pending + sseComment(`switchyard ${JSON.stringify(trailer)}`) + SSE_DONE;
+  sink.end(last);
+  if (recorded !== undefined) cache!.pc.set(cache!.key, { headers: streamHeaders, switchyard: null, body: recorded + last }, cache!.ttl);
   publish(model, reason, plan, res.chain, true, 200, s.costUsd, t0, log, s.usage);
 }
 
@@ -268,14 +282,41 @@ export function withSwitchyard(json: string, switchyard: object): string {
  * The endpoint. `body` is parsed synchronously (it may be uWS's buffer, valid
  * only during this call); everything after the first await works on copies.
  */
-export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, meta?: RequestMeta): void | Promise<void> {
+export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, meta?: RequestMeta & { readonly cacheTtl?: string }): void | Promise<void> {
   const t0 = performance.now();
-  const input = parseChatRequest(parseJsonObject(body));
+  const o = parseJsonObject(body);
+  const input = parseChatRequest(o);
   const rt = engine.gateway;
-  const plan = planChat(engine, input, meta?.org);
   const log = meta === undefined ? undefined : { engine, meta, requested: input.model };
-  if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0, log));
-  return serve(rt, input, plan, sink, t0, log);
+  let cache: CacheCtx | undefined;
+  const ttl = meta?.cacheTtl ? cacheTtlOf(meta.cacheTtl) : 0;
+  if (ttl > 0) {
+    const pc = promptCacheOf(engine);
+    if (pc.enabled) {
+      const key = pc.key(meta!.org, o);
+      const hit = pc.get(key);
+      if (hit !== undefined) return replay(hit, input, sink, log, t0);
+      cache = { pc, key, ttl };
+    }
+  }
+  const plan = planChat(engine, input, meta?.org);
+  if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0, log, cache));
+  return serve(rt, input, plan, sink, t0, log, cache);
+}
+
+/** A prompt-cache hit: the stored answer, nothing spent (cost 0), no upstream call. */
+function replay(hit: CachedAnswer, input: ChatInput, sink: ResponseSink, log: ChatLog | undefined, t0: number): void {
+  const headers: [string, string][] = [...hit.headers, ['x-switchyard-cost-usd', '0'], ['x-cache', 'HIT']];
+  if (hit.switchyard !== null) sink.send(200, withSwitchyard(hit.body, { ...hit.switchyard, cost_usd: 0, cache: 'HIT' }), headers);
+  else { sink.openStream(headers); sink.end(hit.body); }
+  if (log !== undefined && channels.orgRequest.hasSubscribers) {
+    const model = hit.headers.find((h) => h[0] === 'x-switchyard-model')?.[1] ?? null;
+    const cluster = hit.headers.find((h) => h[0] === 'x-switchyard-cluster')?.[1];
+    logRequest(log.engine, log.meta, {
+      endpoint: '/v1/chat/completions', requested: input.model, selected: model, executed: model, reason: 'cache', chain: [],
+      cluster: cluster === undefined ? null : Number(cluster), usage: null, costUsd: 0, status: 200, cacheHit: true, t0,
+    });
+  }
 }
 
 /**

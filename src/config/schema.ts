@@ -272,7 +272,7 @@ export function defaults(): Config {
     state: {
       dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000,
       logs: { enabled: true, retention_days: 30, flush_ms: 250 },
-      prompt_cache: { size_mb: 64, slot_kb: 64 },
+      prompt_cache: { size_mb: 32, slot_kb: 32 },
     },
     routing: { configs: [], default_config: null, extra_models: [], tiers: { economy: 1, standard: 5 }, sessions: { token_budget: 4_000, max_messages: 200 } },
     tenants: [],

@@ -75,6 +75,8 @@ export interface RequestContext {
   readonly caller: Caller;
   /** The X-GR-Guardrails header on `guard` routes ('' when absent, and on other routes). */
   readonly guardrails: string;
+  /** X-GR-Cache-TTL (else x-switchyard-cache-ttl) on `promptCache` routes ('' when absent, and on other routes). */
+  readonly cacheTtl: string;
   readonly engine: Engine;
   /**
    * The request body (methods with a body); empty otherwise. A one-chunk body
@@ -104,6 +106,8 @@ export interface RouteDef {
   limit?: boolean;
   /** The PII guardrail applies (X-GR-Guardrails / the organisation's default): routes that send the prompt to a model. */
   guard?: boolean;
+  /** The route reads X-GR-Cache-TTL / x-switchyard-cache-ttl into `cacheTtl` (the prompt cache, src/api/prompt-cache.ts). */
+  promptCache?: boolean;
   hooks?: readonly Hook[];
   json?: JsonHandler;
   sink?: SinkHandler;
@@ -129,6 +133,7 @@ const CATCH_ALL_METHODS = 'GET, POST, PUT, PATCH, DELETE';
 class Context implements RequestContext {
   body: Buffer = EMPTY_BODY;
   guardrails = '';
+  cacheTtl = '';
   constructor(
     readonly method: string,
     readonly path: string,
@@ -173,6 +178,7 @@ interface Compiled {
   body: boolean;
   limited: boolean;
   guarded: boolean;
+  promptCache: boolean;
   hooks: readonly Hook[] | undefined;
 }
 
@@ -233,7 +239,7 @@ export function compile(routes: readonly RouteDef[]): Group[] {
       const lower = m.toLowerCase();
       if (g.byMethod.has(lower)) throw new Error(`route ${m} ${def.path} is declared twice`);
       const body = BODY_METHODS.has(lower);
-      g.byMethod.set(lower, { def, body, limited: def.limit ?? body, guarded: def.guard === true, hooks: def.hooks?.length ? def.hooks : undefined });
+      g.byMethod.set(lower, { def, body, limited: def.limit ?? body, guarded: def.guard === true, promptCache: def.promptCache === true, hooks: def.hooks?.length ? def.hooks : undefined });
     }
   }
   for (const g of groups.values()) {
@@ -408,6 +414,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], o: M
       }
       const gated = gate !== undefined && ((c.limited && gate.limits) || c.guarded);
       if (c.guarded && gated) ctx.guardrails = req.getHeader('x-gr-guardrails');
+      if (c.promptCache) ctx.cacheTtl = req.getHeader('x-gr-cache-ttl') || req.getHeader('x-switchyard-cache-ttl');
       if (!c.body) return gated ? admitThenDispatch(x, c, ctx, gate) : dispatch(x, c, ctx);
       const cl = req.getHeader('content-length');
       const declared = cl === '' ? -1 : Number(cl);

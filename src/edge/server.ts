@@ -53,6 +53,7 @@ import { handleAutoFeedback, handleFeedback, handleListFeedback, handleResetFeed
 import { handleOrgLogs } from '../api/org-logs.ts';
 import { createOrgStateBuffer, ORG_STATE_KEY } from '../api/org-state.ts';
 import { startActivityLog } from '../api/activity-log.ts';
+import { createPromptCacheBuffer, PROMPT_CACHE_KEY } from '../api/prompt-cache.ts';
 import { createModelHealthBuffer, MODEL_HEALTH_KEY } from '../providers/runtime.ts';
 import { createDecisionCacheFor, DECISION_CACHE_KEY } from '../api/route-cache.ts';
 import type { Config } from '../config/schema.ts';
@@ -70,7 +71,7 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
     { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept, q.org) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
-    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, sink: (q, s) => handleChat(q.body, q.engine, s, q) },
+    { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, promptCache: true, sink: (q, s) => handleChat(q.body, q.engine, s, q) },
     { method: 'POST', path: '/v1/responses', dialect: 'openai', guard: true, sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId, q.org) },
     { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org), q.query) },
     { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org)) },
@@ -202,6 +203,8 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
   seedRouterConfigs(config);
   // Preferences and feedback: one generation counter, so a change through one thread reaches every thread's compiled state (org-state.ts).
   shared[ORG_STATE_KEY] = createOrgStateBuffer();
+  // The prompt cache (X-GR-Cache-TTL): one ShmCache for every HTTP thread, state.prompt_cache.size_mb (prompt-cache.ts).
+  shared[PROMPT_CACHE_KEY] = createPromptCacheBuffer(config);
   // The JS fallback (node:http underneath) cannot share a port between threads.
   const threads = UWS_NATIVE ? httpThreads(config) : 1;
   // Metrics counters: one region per HTTP thread, labelled from the route table, the profile and the tenants (src/metrics/layout.ts).

@@ -1,0 +1,126 @@
+/**
+ * The prompt cache (issue 11 item 5): `X-GR-Cache-TTL: <seconds>` (or
+ * `x-switchyard-cache-ttl`; 1..3600, 0 = off for this request) on
+ * POST /v1/chat/completions caches the answer to an identical request and
+ * answers the next one without an upstream call.
+ *
+ * Identical = same organisation and the same request body up to key order
+ * (model, messages, every parameter, `stream` included: a streamed request
+ * is replayed as the same SSE stream, a JSON one as the same JSON). The key
+ * is SHA-256 over (org, canonical body): 32 bytes whatever the prompt's size,
+ * so a hit costs a parse the handler does anyway, one canonical stringify and
+ * one hash (~2-5 µs for a 1 KB body), a locked copy out of shared memory and
+ * one UTF-8 decode.
+ *
+ * One cache for the process: a ShmCache (src/store/shm-cache.ts) in its own
+ * SharedArrayBuffer (shared[PROMPT_CACHE_KEY]), so every HTTP thread sees
+ * every entry. Size: state.prompt_cache.size_mb (default 32 MiB) in slots of
+ * state.prompt_cache.slot_kb (default 32 KiB): 1,024 answers of up to 32 KiB
+ * at the defaults. An answer larger than a slot is not cached (the request is
+ * still answered; x-cache: MISS every time). The pages of the buffer are
+ * touched only as slots fill, so an idle cache costs address space, not RSS.
+ *
+ * A hit: x-cache: HIT, x-switchyard-cost-usd: 0 and cost_usd 0 in the
+ * `switchyard` object (nothing was spent), logged with cache_hit true and cost
+ * 0. A miss that was cached: x-cache: MISS. What is not cached: failures,
+ * streams cut short, requests without the header.
+ *
+ * What can go wrong: a preference change (an excluded model) does not
+ * invalidate cached answers; they expire with their TTL (at most an hour).
+ */
+import { createHash } from 'node:crypto';
+import { ShmCache } from '../store/shm-cache.ts';
+import { invalid } from '../errors.ts';
+import type { Config } from '../config/schema.ts';
+
+export const PROMPT_CACHE_KEY = 'promptCache';
+export const MAX_TTL_S = 3600;
+
+export function promptCacheLayout(c: Pick<Config, 'state'>): { capacity: number; slotBytes: number } {
+  const slotBytes = c.state.prompt_cache.slot_kb * 1024;
+  const capacity = Math.floor((c.state.prompt_cache.size_mb * 1024 * 1024) / (slotBytes + 24));
+  return { capacity, slotBytes };
+}
+
+export function createPromptCacheBuffer(c: Pick<Config, 'state'>): SharedArrayBuffer {
+  return ShmCache.create(promptCacheLayout(c));
+}
+
+/** The header's value as seconds: 0 when absent; a 400 naming the header when not an integer in 0..3600. */
+export function cacheTtlOf(header: string): number {
+  if (header === '') return 0;
+  if (!/^\d{1,5}$/.test(header) || Number(header) > MAX_TTL_S) {
+    throw invalid('X-GR-Cache-TTL', `must be a whole number of seconds from 0 to ${MAX_TTL_S}, got ${JSON.stringify(header.slice(0, 20))}`);
+  }
+  return Number(header);
+}
+
+/** JSON with object keys sorted at every level: two bodies that differ only in key order are one request. */
+export function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (const k of keys) {
+    if (o[k] === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonical(o[k])}`;
+  }
+  return out + '}';
+}
+
+/** A cached answer: the headers to send, and the body (a JSON completion without `switchyard`, or the whole SSE text). */
+export interface CachedAnswer {
+  readonly headers: [string, string][];
+  /** JSON answers: the `switchyard` object to splice back (cost_usd set to 0 on a hit). */
+  readonly switchyard: Record<string, unknown> | null;
+  readonly body: string;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class PromptCache {
+  private readonly cache: ShmCache;
+  constructor(buffer: SharedArrayBuffer) {
+    this.cache = new ShmCache(buffer);
+  }
+
+  get enabled(): boolean { return this.cache.capacity > 0; }
+  /** Largest key + answer a slot holds. */
+  get slotBytes(): number { return this.cache.slotBytes; }
+
+  key(org: string, body: unknown): Uint8Array {
+    return createHash('sha256').update(org).update('\0').update(canonical(body)).digest();
+  }
+
+  get(key: Uint8Array): CachedAnswer | undefined {
+    const v = this.cache.get(key);
+    if (v === undefined) return undefined;
+    const s = dec.decode(v);
+    // Layout: meta JSON (headers, switchyard) on the first line; the body after it (JSON text never holds a raw newline in the meta).
+    const nl = s.indexOf('\n');
+    const meta = JSON.parse(s.slice(0, nl)) as { h: [string, string][]; s: Record<string, unknown> | null };
+    return { headers: meta.h, switchyard: meta.s, body: s.slice(nl + 1) };
+  }
+
+  /** false: not stored (larger than a slot, or the cache is off). */
+  set(key: Uint8Array, a: CachedAnswer, ttlS: number): boolean {
+    const bytes = enc.encode(`${JSON.stringify({ h: a.headers, s: a.switchyard })}\n${a.body}`);
+    return this.cache.set(key, bytes, ttlS * 1000);
+  }
+
+  stats() { return this.cache.stats(); }
+}
+
+const caches = new WeakMap<object, PromptCache>();
+
+/** The Engine's view of the process's cache (its own small buffer when built without the server's shared bag: tests, scripts). */
+export function promptCacheOf(engine: { shared: Readonly<Record<string, SharedArrayBuffer>>; config: Readonly<Config> }): PromptCache {
+  let c = caches.get(engine);
+  if (c === undefined) {
+    c = new PromptCache(engine.shared[PROMPT_CACHE_KEY] ?? createPromptCacheBuffer(engine.config));
+    caches.set(engine, c);
+  }
+  return c;
+}
