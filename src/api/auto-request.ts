@@ -6,6 +6,8 @@
  * field; unknown fields are refused (a misspelt `budget_dollar` must not
  * silently mean "no budget").
  */
+import type { CompiledOrg } from './org-state.ts';
+import { correctTask } from './auto-org.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { NoCandidateError } from '../routing/router.ts';
 import { estimateTokens } from '../routing/tokens.ts';
@@ -32,6 +34,8 @@ export interface AutoRequest {
   family: string | undefined;
   model: CatalogEntry | undefined;
   feedback: { correct: boolean; suggested_task: RouterTask | undefined } | undefined;
+  /** The caller's organisation's compiled preferences and task memory (issue 11, auto-org.ts); set by the handler. */
+  org?: CompiledOrg;
 }
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -169,7 +173,7 @@ export function prepare(engine: Engine, req: AutoRequest): Prepared | Promise<Pr
   // Feedback saying the classifier was wrong, with the right task: route as that task (issue 11 will learn from it).
   if (req.feedback?.correct === false && req.feedback.suggested_task !== undefined && req.task === undefined) {
     c = { ...c, task: req.feedback.suggested_task, confidence: 1, decision: 'feedback', reasoning: `Task corrected by feedback ("${req.feedback.suggested_task}")` };
-  }
+  } else if (req.org !== undefined && req.task === undefined) c = correctTask(engine, req.org, req.prompt ?? '', c);
   if (req.sessionId === undefined) return { classification: c, session: NO_SESSION, boost: 0, classificationMs: performance.now() - t0 };
   return readSession(engine, req.sessionId).then((s) => {
     const a = applySession(c, s);

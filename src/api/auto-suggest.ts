@@ -12,6 +12,8 @@
  * no candidate is a model of the router profile (an image task: the profile
  * knows chat models only), and without a prompt (price-comparison).
  */
+import { withOrg, type CompiledOrg } from './org-state.ts';
+import { withOrgDefaults } from './auto-org.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { candidatesOf, priceComparison, priorErrors, rank, type Ranked, type Ranking, type RankInput, OPTIMIZATIONS, type Optimization } from './auto-rank.ts';
 import { expectedErrors, inputTokens, maxTokensOf, parseAutoRequest, prepare, type AutoRequest, type Prepared } from './auto-request.ts';
@@ -33,7 +35,10 @@ export function rankInput(req: AutoRequest, prep: Prepared, routableOnly: boolea
  * otherwise. Sync with the inline embedder and search.
  */
 export function rankFor(engine: Engine, r: Ready, req: AutoRequest, q: RankInput): { cands: CatalogEntry[]; ranking: Ranking | Promise<Ranking> } {
-  const cands = candidatesOf(catalogOf(engine), q);
+  let cands = candidatesOf(catalogOf(engine), q);
+  // The organisation's exclusions (issue 11): never ranked.
+  const ex = req.org?.excludedModels;
+  if (ex !== undefined && ex.size > 0) cands = cands.filter((e) => !ex.has(e.name) && !ex.has(e.id));
   const idx = r.router.modelIndex;
   const run = (errors: Float64Array) => rank(cands, { ...q, errors }, idx, r.defaultCostWeight);
   if (req.prompt === undefined || !cands.some((e) => idx.has(e.name))) return { cands, ranking: run(priorErrors(r)) };
@@ -61,8 +66,13 @@ function suggestion(x: Ranked, routableOnly: boolean): Record<string, unknown> {
 }
 
 /** POST /v1/auto/suggest. */
-export function handleSuggest(body: Buffer, engine: Engine): string | Promise<string> {
-  const req = parseAutoRequest(parseJsonObject(body), engine, 'suggest');
+export function handleSuggest(body: Buffer, engine: Engine, org?: string): string | Promise<string> {
+  if (org !== undefined) { const o = parseJsonObject(body); return withOrg(engine, org, (c) => suggest(parseAutoRequest(withOrgDefaults(o, c), engine, 'suggest'), engine, c)); }
+  return suggest(parseAutoRequest(parseJsonObject(body), engine, 'suggest'), engine);
+}
+
+function suggest(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
+  req.org = org;
   const r = engine.require();
   return then(prepare(engine, req), (prep) => {
     const q = rankInput(req, prep, false);
@@ -83,8 +93,13 @@ export function handleSuggest(body: Buffer, engine: Engine): string | Promise<st
 }
 
 /** POST /v1/models/price-comparison: every candidate of the task (`task` default text), ranked. */
-export function handlePriceComparison(body: Buffer, engine: Engine): string | Promise<string> {
-  const req = parseAutoRequest(parseJsonObject(body), engine, 'compare');
+export function handlePriceComparison(body: Buffer, engine: Engine, org?: string): string | Promise<string> {
+  if (org !== undefined) { const o = parseJsonObject(body); return withOrg(engine, org, (c) => compare(parseAutoRequest(withOrgDefaults(o, c), engine, 'compare'), engine, c)); }
+  return compare(parseAutoRequest(parseJsonObject(body), engine, 'compare'), engine);
+}
+
+function compare(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
+  req.org = org;
   const r = engine.require();
   return then(prepare(engine, req), (prep) => {
     const q = rankInput(req, prep, false);

@@ -110,6 +110,8 @@ function compile(engine: Engine, org: string, prefRows: { key: string; value: st
       if (out) { allowed ??= new Uint8Array(M).fill(1); allowed[m] = 0; excludedModels.add(models[m]); }
       if (p !== undefined && prefProv.has(p)) { bias ??= new Float64Array(M); bias[m] = -PREFERRED_BONUS; }
     }
+    // Catalog models outside the profile (media, web search) under an excluded provider: /v1/auto/* never ranks them.
+    for (const e of cat.entries) if (exProv.has(e.provider)) { excludedModels.add(e.name); excludedModels.add(e.id); }
     for (const row of fb) {
       const m = r.router.modelIndex.get(row.model);
       if (m === undefined || row.cluster < 0 || row.cluster >= r.profile.k) continue;
