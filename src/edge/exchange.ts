@@ -16,16 +16,26 @@
  *   silently discards the rest of the body, with no bound. So a 413 that must
  *   keep reading (refuseBody) writes its body with write() and ends later.
  */
+import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from './uws.ts';
 import { ApiError, errorReply, type ErrorDialect } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { AbortHook } from '../providers/types.ts';
 
 const STATUS_LINES: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
+  200: '200 OK', 201: '201 Created', 409: '409 Conflict', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
   405: '405 Method Not Allowed', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity', 429: '429 Too Many Requests',
   500: '500 Internal Server Error', 502: '502 Bad Gateway', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
+
+/**
+ * uWS writes this verbatim after "HTTP/1.1 ": a bare code ("201") would make a
+ * status line with no SP after the code, which RFC 9112 does not allow (strict
+ * clients refuse it). Statuses missing from the table get Node's reason phrase.
+ */
+function statusLine(status: number): string {
+  return STATUS_LINES[status] ?? `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
 
 /** How much of a refused body is read and discarded before the connection closes. */
 export interface LingerBounds { bytes: number; ms: number }
@@ -169,7 +179,7 @@ export class Exchange {
     // While draining, ask keep-alive clients to go away so close() is not held up by reuse.
     const closeConn = close || this.life.closing;
     res.cork(() => {
-      res.writeStatus(STATUS_LINES[status] ?? String(status)).writeHeader('content-type', contentType);
+      res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
       this.writeCommon(res);
       if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
       res.end(body, closeConn);
@@ -264,7 +274,7 @@ export class Exchange {
     this.lingerLeft = bytes;
     const res = this.res;
     res.cork(() => {
-      res.writeStatus(STATUS_LINES[e.status] ?? String(e.status)).writeHeader('content-type', 'application/json').writeHeader('connection', 'close');
+      res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json').writeHeader('connection', 'close');
       this.writeCommon(res);
       // A few hundred bytes: never backpressured, so write()'s result is not needed.
       res.write(e.body);
