@@ -1,5 +1,5 @@
 /**
- * npm run bench:gateway [-- --seconds 8 --connections 64 --only load,ttfb,portkey,slow,stall --json FILE]
+ * npm run bench:gateway [-- --seconds 8 --connections 64 --only load,ttfb,portkey,slow,stall,logging --json FILE]
  *
  * POST /v1/chat/completions end to end, all in one run on one machine, every
  * server a separate process on loopback:
@@ -133,6 +133,31 @@ async function load(t: Target, format: 'json' | 'sse', connections: number, mock
   return row;
 }
 
+/**
+ * The same Switchyard config with --activity-log on and off, alternated
+ * (on, off, on, off) so drift on a shared machine hits both; JSON at
+ * --connections through wrk with unique prompts. Reports the mean rps of each
+ * and on/off.
+ */
+async function loggingPart(): Promise<Record<string, unknown>> {
+  const mock = await startMockProc({ chunks: 20, chunkIntervalMs: 0 });
+  const runs: { mode: string; rps: number; p50_ms: number | null; p99_ms: number | null }[] = [];
+  try {
+    for (const mode of ['on', 'off', 'on', 'off']) {
+      const args = ['--activity-log', mode, ...(cfg.switchyardThreads ? ['--threads', cfg.switchyardThreads] : [])];
+      const sy = await startSwitchyard(await freePort(), `http://127.0.0.1:${mock.port}/v1`, args);
+      try {
+        const row = await load({ name: 'switchyard', port: sy.port, model: 'auto', pid: sy.pid }, 'json', cfg.connections, mock.child.pid);
+        runs.push({ mode, rps: row.wrk.rps, p50_ms: row.wrk.p50_ms, p99_ms: row.wrk.p99_ms });
+      } finally { await sy.stop(); }
+    }
+  } finally { await mock.stop(); }
+  const mean = (m: string) => { const r = runs.filter((x) => x.mode === m); return r.reduce((s, x) => s + x.rps, 0) / r.length; };
+  const on = mean('on'), off = mean('off');
+  console.error(`activity log: on ${on.toFixed(0)} rps, off ${off.toFixed(0)} rps, on/off ${(on / off).toFixed(3)} (target >= 0.95)`);
+  return { runs, rps_on: on, rps_off: off, ratio: on / off, target: 0.95 };
+}
+
 interface StallRun { result: SlowResult; at_stall_end: StreamStats; in_flight_per_stream_mib: number; mock_after: StreamStats; rss_max_mib: number | null; rss_before_mib: number | null }
 async function stallRun(port: number, model: string, mock: MockProc, rssPid: number | undefined, rssBefore: number | null): Promise<StallRun> {
   await mock.resetStats();
@@ -184,6 +209,9 @@ async function main(): Promise<void> {
     if (parts.has('portkey')) portkeyInfo = await portkeyPart(mock);
     await mock.stop();
   }
+
+  // ---- logging (opt-in: --only logging): the activity log's cost (issue 11: logging on >= 0.95 of off) ----
+  if (parts.has('logging')) out.logging = await loggingPart();
 
   // ---- 4: slow clients and stalled clients, numbered chunks ----
   if (parts.has('slow')) {
@@ -356,7 +384,7 @@ function readHelp(): string {
     '  --slow-clients N (1000) --slow-chunks N (50) --slow-chunk-bytes N (1024) --slow-interval-ms N (5) --slow-read-bytes N (1024) --slow-read-ms N (50)',
     '  --stall-clients N (4) --stall-ms N (4000) --stall-chunks N (1024) --stall-chunk-bytes N (16000)',
     '  --threads N|auto (Switchyard\'s --threads; default: its own)',
-    '  --only load,ttfb,portkey,slow,stall   --no-portkey   --json FILE (bench/results/gateway.json)',
+    '  --only load,ttfb,portkey,slow,stall   (also: logging = the activity log on vs off, not in the default set)   --no-portkey   --json FILE (bench/results/gateway.json)',
   ].join('\n');
 }
 

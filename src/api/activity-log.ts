@@ -87,13 +87,20 @@ let subscribed = false;
 function onRow(m: unknown): void {
   const { engine, row } = m as { engine: Engine; row: ActivityRow };
   let l = logs.get(engine);
-  if (l === undefined) { l = new ActivityLog(engine); logs.set(engine, l); }
+  if (l === undefined) {
+    // Another server of this process (tests) with its log off.
+    const on = engine.config.state.logs.enabled;
+    if (!(on === true || on === 'on')) return;
+    l = new ActivityLog(engine);
+    logs.set(engine, l);
+  }
   l.push(row);
 }
 
 /** Subscribes this thread's log (idempotent); called where the server is built. Off (state.logs.enabled false): nothing subscribes, nothing is built per request. */
 export function startActivityLog(engine: Engine): void {
-  if (!engine.config.state.logs.enabled || subscribed) return;
+  const on = engine.config.state.logs.enabled;
+  if (!(on === true || on === 'on') || subscribed) return;
   subscribed = true;
   diagnostics_channel.subscribe(CHANNEL_NAMES.orgRequest, onRow);
 }

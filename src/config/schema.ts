@@ -141,7 +141,8 @@ export interface StateConfig {
   purge_interval_ms: number;
   /** Activity log (issue 11, GET /v1/org/logs; src/api/activity-log.ts). */
   logs: {
-    enabled: boolean;
+    /** true / "on" (the flag and env var give strings): every routed request is logged; false / "off": nothing subscribes. */
+    enabled: boolean | 'on' | 'off';
     /** Rows older than this are deleted (checked every purge_interval_ms); 0 = kept. */
     retention_days: number;
     /** Each HTTP thread writes its buffered rows at least this often (and at 500 rows). */
@@ -442,7 +443,7 @@ export const CONFIG_SCHEMA = {
         logs: {
           type: 'object',
           additionalProperties: false,
-          properties: { enabled: { type: 'boolean' }, retention_days: { type: 'number', minimum: 0, maximum: 3650 }, flush_ms: int(10, 60_000) },
+          properties: { enabled: { enum: [true, false, 'on', 'off'] }, retention_days: { type: 'number', minimum: 0, maximum: 3650 }, flush_ms: int(10, 60_000) },
         },
         prompt_cache: {
           type: 'object',
@@ -519,6 +520,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'limits.embedding_inputs', env: 'SWITCHYARD_EMBEDDING_INPUTS', flag: 'embedding-inputs', type: 'integer', help: 'max inputs per /v1/embeddings call' },
   { path: 'state.dir', env: 'SWITCHYARD_STATE_DIR', flag: 'state-dir', type: 'path', help: 'state directory (SQLite store), created on start' },
   { path: 'metrics.enabled', env: 'SWITCHYARD_METRICS', flag: 'metrics', type: 'string', help: 'GET /metrics and its counters: on | off' },
+  { path: 'state.logs.enabled', env: 'SWITCHYARD_ACTIVITY_LOG', flag: 'activity-log', type: 'string', help: 'activity log of routed requests (GET /v1/org/logs): on | off' },
 ];
 
 /** metrics.enabled as a boolean (it may be "on"/"off" from a flag or env var). */
