@@ -175,7 +175,7 @@ export function prepare(engine: Engine, req: AutoRequest): Prepared | Promise<Pr
     c = { ...c, task: req.feedback.suggested_task, confidence: 1, decision: 'feedback', reasoning: `Task corrected by feedback ("${req.feedback.suggested_task}")` };
   } else if (req.org !== undefined && req.task === undefined) c = correctTask(engine, req.org, req.prompt ?? '', c);
   if (req.sessionId === undefined) return { classification: c, session: NO_SESSION, boost: 0, classificationMs: performance.now() - t0 };
-  return readSession(engine, req.sessionId).then((s) => {
+  return readSession(engine, req.sessionId, req.org?.org).then((s) => {
     const a = applySession(c, s);
     return { classification: a.classification, session: s, boost: a.boost, classificationMs: performance.now() - t0 };
   });

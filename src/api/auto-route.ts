@@ -124,7 +124,7 @@ function autoRoute(req: AutoRequest, engine: Engine, sink: ResponseSink, t0: num
     const t3 = performance.now();
     const used = picked(ranking, res.model);
     // Awaited (one writer-thread round trip, sessions only): a client that sends its next prompt after this answer must find this one in the context.
-    if (req.sessionId !== undefined) await appendSession(engine, req.sessionId, prep.classification.task, req.prompt!).catch(() => { /* the answer stands; the next prompt just sees less context */ });
+    if (req.sessionId !== undefined) await appendSession(engine, req.sessionId, prep.classification.task, req.prompt!, req.org?.org).catch(() => { /* the answer stands; the next prompt just sees less context */ });
     sink.send(200, JSON.stringify({
       classification: prep.classification,
       optimization: req.optimization,

@@ -6,10 +6,11 @@
  *
  * Storage: the store's SessionStore (issue 9's session_messages table), under
  * the session id "greatrouter:" + session_id so Feather's sessions and these
- * never mix. One row per routed prompt: role "greatrouter:<task>" (the task
- * the prompt was finally routed as), content the prompt's first 2,000
- * characters, tokens 1, so `recent(..., MAX_PROMPTS)` returns exactly the
- * newest MAX_PROMPTS prompts. Only /v1/auto/route appends; suggest reads.
+ * never mix, in the caller's organisation (issue 11: the same session_id in
+ * another organisation is another session). One row per routed prompt: role
+ * "greatrouter:<task>" (the task the prompt was finally routed as), content
+ * the prompt's first 2,000 characters, tokens 1, so `recent(..., MAX_PROMPTS)`
+ * returns exactly the newest MAX_PROMPTS prompts. Only /v1/auto/route appends; suggest reads.
  *
  * The boost: with k = how many of the newest MAX_PROMPTS prompts had the
  * session's most frequent task T,
@@ -50,8 +51,8 @@ export interface SessionContext {
 
 export const NO_SESSION: SessionContext = Object.freeze({ prompts: 0, task: null, count: 0 });
 
-export async function readSession(engine: Engine, sessionId: string): Promise<SessionContext> {
-  const rows = await engine.store.sessions.recent(DEFAULT_ORG, PREFIX + sessionId, MAX_PROMPTS);
+export async function readSession(engine: Engine, sessionId: string, org: string = DEFAULT_ORG): Promise<SessionContext> {
+  const rows = await engine.store.sessions.recent(org, PREFIX + sessionId, MAX_PROMPTS);
   const counts = new Map<RouterTask, number>();
   for (const r of rows) {
     const t = r.role.startsWith(ROLE) ? r.role.slice(ROLE.length) : '';
@@ -78,6 +79,6 @@ export function applySession(c: GrClassification, s: SessionContext): { classifi
 }
 
 /** Records a routed prompt (route awaits it before answering); a store failure goes to the caller's catch, never to the client (the answer is already computed). */
-export function appendSession(engine: Engine, sessionId: string, task: RouterTask, prompt: string): Promise<void> {
-  return engine.store.sessions.append(DEFAULT_ORG, PREFIX + sessionId, [{ role: ROLE + task, content: prompt.slice(0, 2000), tokens: 1 }], Date.now(), KEEP);
+export function appendSession(engine: Engine, sessionId: string, task: RouterTask, prompt: string, org: string = DEFAULT_ORG): Promise<void> {
+  return engine.store.sessions.append(org, PREFIX + sessionId, [{ role: ROLE + task, content: prompt.slice(0, 2000), tokens: 1 }], Date.now(), KEEP);
 }
