@@ -13,8 +13,8 @@
  *   a page could not read otherwise.
  *
  * Cost: one getHeader('origin') a request when CORS is on, nothing when off.
- * The header lists are built once per allowed origin (a bounded, configured
- * set), so answering allocates nothing.
+ * The header lists are built once per origin seen and kept for the first 1,024
+ * (the configured ones in practice), so answering allocates nothing.
  */
 import type { HeaderList } from '../api/sink.ts';
 
@@ -64,8 +64,9 @@ export class Cors {
     // Echoing the origin (rather than '*') even when everything is allowed keeps
     // the answer valid for credentialed requests too; Vary keeps caches honest.
     const list: HeaderList = [['access-control-allow-origin', origin], ['access-control-expose-headers', EXPOSED], ['vary', 'Origin']];
-    // Bounded: a wildcard config would otherwise cache every origin a client invents.
-    if (!this.any || this.actual.size < 1024) this.actual.set(origin, list);
+    // Bounded, whatever the config: with '*' a client can invent origins, and even a fixed
+    // allowlist matches every case variant of an origin ("https://APP.example.com"), each its own key.
+    if (this.actual.size < 1024) this.actual.set(origin, list);
     return list;
   }
 
