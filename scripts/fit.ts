@@ -27,7 +27,9 @@ Adding a model (the clusters are kept; the model's error per cluster is measured
                      (or {"prompt", "scores": {"NAME": s}, "cost_usd": {"NAME": c}})
   --profile DIR      the fitted profile (native embedder) to add to
   --cost-per-1k X    USD per 1,000 requests, when the rows carry no cost_usd
-  --alpha, --alpha-coarse, --coarse-k   shrinkage (default: the profile's own)`;
+  --alpha, --alpha-coarse, --coarse-k   shrinkage (default: the profile's own)
+  --prior coarse|regression   what each cluster shrinks toward: the coarse parent (default), or a ridge
+                     regression on the other models' errors in the cluster (src/fit/add-model.ts)`;
 
 async function addModelMain(values: Record<string, unknown>): Promise<void> {
   const v = values as Record<string, string | undefined>;
@@ -46,7 +48,9 @@ async function addModelMain(values: Record<string, unknown>): Promise<void> {
   const cost = v['cost-per-1k'] === undefined ? undefined : Number(v['cost-per-1k']);
   if (cost !== undefined && !(cost >= 0 && Number.isFinite(cost))) throw new UsageError(`--cost-per-1k must be a number >= 0, got "${v['cost-per-1k']}"`);
   const optNum = (f: string) => (v[f] === undefined ? undefined : Number(v[f]));
-  const r = await addModel(profile, embedder, name, rows, { costPer1k: cost, pricing, alpha: optNum('alpha'), alphaCoarse: optNum('alpha-coarse'), coarseK: optNum('coarse-k') });
+  const prior = v.prior ?? 'coarse';
+  if (prior !== 'coarse' && prior !== 'regression') throw new UsageError(`--prior must be coarse or regression, got "${prior}"`);
+  const r = await addModel(profile, embedder, name, rows, { costPer1k: cost, pricing, prior, alpha: optNum('alpha'), alphaCoarse: optNum('alpha-coarse'), coarseK: optNum('coarse-k') });
   if (resolve(out) !== resolve(dir)) cpSync(dir, out, { recursive: true });
   saveProfile(out, r.profile);
   const withLabels = r.clusters.filter((c) => c.n > 0);
@@ -57,7 +61,7 @@ async function addModelMain(values: Record<string, unknown>): Promise<void> {
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { ...FIT_FLAGS, out: { type: 'string' }, 'add-model': { type: 'string' }, labels: { type: 'string' }, profile: { type: 'string' }, 'cost-per-1k': { type: 'string' } },
+    options: { ...FIT_FLAGS, out: { type: 'string' }, 'add-model': { type: 'string' }, labels: { type: 'string' }, profile: { type: 'string' }, 'cost-per-1k': { type: 'string' }, prior: { type: 'string' } },
     allowPositionals: true,
   });
   if (values.help) { console.log(HELP); return; }
