@@ -14,10 +14,18 @@
  * tokens per message). Bodies over ESTIMATE_SCAN characters are estimated
  * from their first ESTIMATE_SCAN characters scaled by length (the scan costs
  * ~11 ns a character; a 1 MiB body scanned whole would be ~12 ms of the HTTP
- * thread). The estimate is corrected after the upstream answers when the
- * endpoint reports usage (settleTokens, from the gateway's diagnostics).
+ * thread). What tokens_per_minute counts: input AND output tokens. At
+ * admission only the input estimate is known; when the upstream answers, the
+ * gateway's org:request event (its activity-log row: prompt and completion
+ * tokens the upstream reported, by request id) settles the difference
+ * (actual prompt + completion − estimate) against the same budgets, so the
+ * next request sees the true spend. Requests whose upstream reports no usage
+ * keep their estimate. The pending estimates wait in a per-thread Map for at
+ * most PENDING_MS (a stream can last that long) and PENDING_MAX entries.
  */
+import diagnostics_channel from 'node:diagnostics_channel';
 import { ApiError } from '../errors.ts';
+import { CHANNEL_NAMES } from '../diagnostics.ts';
 import { channels } from '../diagnostics.ts';
 import { estimateTokens } from '../routing/tokens.ts';
 import { detectPii, jsonStrings } from '../routing/pii.ts';
@@ -25,6 +33,8 @@ import type { RateLimiter, Admission } from '../store/rate-limit.ts';
 import type { Caller } from './auth.ts';
 
 const ESTIMATE_SCAN = 8192;
+const PENDING_MS = 15 * 60_000;
+const PENDING_MAX = 100_000;
 
 /** The body's estimated input tokens (see the header comment). */
 export function bodyTokens(body: Buffer): number {
@@ -37,6 +47,7 @@ export function bodyTokens(body: Buffer): number {
 
 export interface GateRequest {
   readonly caller: Caller;
+  readonly requestId: string;
   readonly body: Buffer;
   /** The X-GR-Guardrails header ('' when absent). */
   readonly guardrails: string;
@@ -50,6 +61,8 @@ export interface Gate {
   readonly limits: boolean;
   /** Headers for the response (x-ratelimit-*), or null for none. Throws the refusal (GateRefusal: the ApiError and its headers). */
   admit(q: GateRequest, limited: boolean, guarded: boolean): GateHeaders | Promise<GateHeaders>;
+  /** Unsubscribes the usage settlement (server close). */
+  stop(): void;
 }
 
 /** An ApiError that carries response headers (Retry-After, x-ratelimit-*). */
@@ -86,8 +99,28 @@ export function checkPii(body: Buffer): void {
   throw new ApiError('pii_detected', `The request contains personal data (${kinds.join(', ')}); the guardrail (X-GR-Guardrails: moderate) blocks it before inference. Remove it and retry.`, undefined, { kinds });
 }
 
-/** The gate for one server: `limiter` null when no budgets are configured. */
-export function makeGate(limiter: RateLimiter | null): Gate {
+interface Pending { caller: Caller; estimate: number; at: number }
+interface UsageRow { row?: { requestId: string; promptTokens: number | null; completionTokens: number | null } }
+
+/** The gate for one server: `limiter` null when no budgets are configured; `tokenBudgets`: some budget limits tokens (then usage is settled). */
+export function makeGate(limiter: RateLimiter | null, tokenBudgets = false): Gate {
+  const pending = new Map<string, Pending>();
+  const settle = limiter === null || !tokenBudgets ? null : (raw: unknown) => {
+    const row = (raw as UsageRow).row;
+    if (row === undefined) return;
+    const p = pending.get(row.requestId);
+    if (p === undefined) return;
+    pending.delete(row.requestId);
+    if (row.promptTokens === null && row.completionTokens === null) return;
+    void limiter.settle(p.caller, (row.promptTokens ?? 0) + (row.completionTokens ?? 0) - p.estimate);
+  };
+  if (settle !== null) diagnostics_channel.subscribe(CHANNEL_NAMES.orgRequest, settle);
+  const remember = (q: GateRequest, estimate: number) => {
+    const now = Date.now();
+    // Insertion order is age order: drop the expired (and the oldest past the cap) from the front.
+    for (const [id, p] of pending) { if (now - p.at < PENDING_MS && pending.size < PENDING_MAX) break; pending.delete(id); }
+    pending.set(q.requestId, { caller: q.caller, estimate, at: now });
+  };
   const guard = (q: GateRequest, guarded: boolean) => {
     if (guarded && guardrailMode(q.guardrails, q.caller) === 'moderate') checkPii(q.body);
   };
@@ -98,10 +131,12 @@ export function makeGate(limiter: RateLimiter | null): Gate {
     const done = (a: Admission) => {
       if (!a.ok) throw refuse(a, c, tokens);
       guard(q, guarded);
+      // Guarded routes are the ones that call a model: their usage comes back on org:request.
+      if (settle !== null && guarded) remember(q, tokens);
       return a.headers;
     };
     const a = limiter.admit(c, tokens);
     return a instanceof Promise ? a.then(done) : done(a);
   };
-  return { limits: limiter !== null, admit };
+  return { limits: limiter !== null, admit, stop: () => { if (settle !== null) diagnostics_channel.unsubscribe(CHANNEL_NAMES.orgRequest, settle); } };
 }

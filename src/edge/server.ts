@@ -91,9 +91,9 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/v1/models/price-tiers', dialect: 'openai', json: (q) => handlePriceTiers(q.engine) },
     { method: 'POST', path: '/v1/models/price-comparison', dialect: 'openai', json: (q) => handlePriceComparison(q.body, q.engine, q.org) },
     { method: 'POST', path: '/v1/models/recommend', dialect: 'openai', json: (q) => handleRecommend(q.body, q.engine) },
-    { method: 'POST', path: '/v1/models/route', dialect: 'openai', sink: (q, s) => handleModelsRoute(q.body, q.engine, s) },
+    { method: 'POST', path: '/v1/models/route', dialect: 'openai', guard: true, sink: (q, s) => handleModelsRoute(q.body, q.engine, s) },
     { method: 'POST', path: '/v1/auto/suggest', dialect: 'openai', json: (q) => handleSuggest(q.body, q.engine, q.org) },
-    { method: 'POST', path: '/v1/auto/route', dialect: 'openai', sink: (q, s) => handleAutoRoute(q.body, q.engine, s, q.org) },
+    { method: 'POST', path: '/v1/auto/route', dialect: 'openai', guard: true, sink: (q, s) => handleAutoRoute(q.body, q.engine, s, q.org) },
     { method: 'GET', path: '/v1/catalog/taxonomy', dialect: 'openai', json: (q) => handleTaxonomy(q.engine) },
     { method: 'GET', path: '/v1/catalog/families', dialect: 'openai', json: (q) => handleFamilies(q.query, q.engine) },
     { method: 'GET', path: '/v1/catalog/families/*id', dialect: 'openai', json: (q) => handleFamily(q.params.id, q.engine) },
@@ -127,7 +127,7 @@ export interface AppDeps {
   health: HealthInfo;
 }
 
-/** Each App's metrics recorder, unsubscribed when its server closes. */
+/** What each App subscribed to diagnostics channels (metrics recorder, token settlement), removed when its server closes. */
 const metricsStops = new WeakMap<TemplatedApp, () => void>();
 
 export function buildApp({ engine, life, config, health }: AppDeps): TemplatedApp {
@@ -142,12 +142,13 @@ export function buildApp({ engine, life, config, health }: AppDeps): TemplatedAp
   const table = routes(health);
   // GET /metrics and this thread's counters (src/metrics/); stopped when the server closes.
   const metrics = setupMetrics(config, engine, health.thread, () => table.map((r) => r.path), () => life.inFlight);
-  metricsStops.set(app, metrics.stop);
+  const gate = makeGate(limiter, tenancy.budgets.some((b) => b.tokensPerMinute !== null));
+  metricsStops.set(app, () => { metrics.stop(); gate.stop(); });
   mountRoutes(app, metrics.route === null ? table : [...table, metrics.route], {
     engine, life,
     check: tenancy.check,
     anonymous: tenancy.anonymous,
-    gate: makeGate(limiter),
+    gate,
     cors: Cors.from(config.server.cors.allowed_origins),
     bodyLimit: config.server.body_limit,
   });

@@ -15,6 +15,7 @@ import { createRateLimitBuffer, formatReset, SharedRateLimiter } from '../../src
 import { bodyTokens } from '../../src/edge/admission.ts';
 import type { Budget } from '../../src/edge/auth.ts';
 import { startTestServer, type TestServer } from '../server/helpers.ts';
+import { openaiModel, startGateway, startMocks, type Gateway, type Mocks } from '../gateway/helpers.ts';
 
 const budget = (rpm: number | null, tpm: number | null, name = 'b'): Budget => ({ name, requestsPerMinute: rpm, tokensPerMinute: tpm });
 const limiter = (...b: Budget[]) => new SharedRateLimiter(createRateLimitBuffer(b.length), b);
@@ -214,5 +215,39 @@ describe('rate limits on the server, server.threads: 2', () => {
     assert.equal(chat.json.error.code, 'rate_limit_exceeded');
     assert.ok(chat.headers['retry-after']);
     assert.ok(chat.headers['x-ratelimit-reset-tokens']);
+  });
+});
+
+describe('tokens per minute settle on the upstream\'s usage', () => {
+  const KEY = 'sk-settle-test-key-0123456789';
+  let mocks: Mocks;
+  let gw: Gateway;
+  before(async () => {
+    process.env.SWITCHYARD_TEST_SETTLE_KEY = KEY;
+    // A long answer (200 chunks), so the upstream's count is far from the input estimate.
+    mocks = await startMocks({ chunks: 200 });
+    gw = await startGateway({ models: [openaiModel('gpt-4-1106-preview', mocks.oa)] }, {
+      server: { threads: 1 },
+      tenants: [{ id: 'org_settle', keys_env: ['SWITCHYARD_TEST_SETTLE_KEY'], limits: { tokens_per_minute: 6000 } }],
+    });
+  });
+  after(async () => { await gw?.close(); await mocks?.close(); });
+
+  it('the next request sees prompt + completion tokens as the upstream counted them, not the estimate', async () => {
+    const body = JSON.stringify({ model: 'gpt-4-1106-preview', messages: [{ role: 'user', content: 'Say something long about rivers.' }] });
+    const t0 = performance.now();
+    const first = await fresh(gw.server.port, 'POST', '/v1/chat/completions', body, { authorization: `Bearer ${KEY}` });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const r1 = Number(first.headers['x-ratelimit-remaining-tokens']);
+    const estimate = 6000 - r1;
+    const actual: number = first.json.usage.total_tokens;
+    assert.ok(Math.abs(actual - estimate) > 20, `the mock's count (${actual}) differs enough from the estimate (${estimate}) to tell them apart`);
+    const second = await fresh(gw.server.port, 'POST', '/v1/chat/completions', body, { authorization: `Bearer ${KEY}` });
+    // Time refills 100 tokens a second from the first admission on.
+    const refill = Math.ceil(((performance.now() - t0) / 60_000) * 6000) + 1;
+    const r2 = Number(second.headers['x-ratelimit-remaining-tokens']);
+    // Settled: the first request now counts `actual`, the second its own estimate (the same body, the same estimate).
+    const expected = 6000 - actual - estimate;
+    assert.ok(r2 >= expected - 1 && r2 <= expected + refill, `remaining ${r2}, expected ${expected} (+ up to ${refill} refilled); unsettled it would be ${6000 - 2 * estimate}`);
   });
 });
