@@ -20,13 +20,17 @@
  *   ResponseSink (src/api/sink.ts) to choose the status and headers or to
  *   stream SSE. A throw, sync or async, becomes the error reply in the dialect.
  * - `auth: false` skips the API-key check (/health); `hooks` run after auth and
- *   the method check, before the body is read (a throw is the reply: rate
- *   limits, per-route checks).
+ *   the method check, before the body is read (a throw is the reply:
+ *   per-route checks). Rate limits and the PII guardrail are not hooks: they
+ *   need the body (`limit`, `guard`: admission, src/edge/admission.ts).
  *
  * The hooks, in order, for every request (catch-all included):
  *   request id -> CORS (preflight answered here) -> auth -> method (405)
- *   -> route hooks -> declared Content-Length over server.body_limit (413,
- *   connection closed) -> body read (POST/PUT/PATCH) -> handler.
+ *   -> path parameters (400 on bad percent-encoding) -> route hooks
+ *   -> declared Content-Length over server.body_limit (413, then a bounded
+ *   drain of the body before the close: Exchange.refuseBody) -> body read
+ *   (POST/PUT/PATCH; the same 413 if it grows past the limit) -> admission
+ *   (routes with `limit` or `guard`: 429, 400 pii_detected) -> handler.
  * Auth runs before the method check and before the 404, so an unauthenticated
  * client learns nothing about which routes exist.
  *
