@@ -28,7 +28,7 @@ import { UpstreamChainError, type AttemptRecord } from '../providers/fallback.ts
 import { channels } from '../diagnostics.ts';
 import { UpstreamError } from '../providers/failure.ts';
 import type { ChatResult, StreamResult } from '../providers/gateway.ts';
-import type { ChatMessage, ChatChunk } from '../providers/types.ts';
+import type { ChatMessage, ChatChunk, Usage } from '../providers/types.ts';
 import { DEFAULT_ORG, StoreError, type ResponseStore, type StoredResponse } from '../store/types.ts';
 import type { Engine } from './engine.ts';
 import type { ResponseSink } from './sink.ts';
@@ -94,12 +94,13 @@ interface Job {
   org?: string;
 }
 
-function publish(job: Job, plan: Plan, id: string | null, res: ChatResult | null, attempts: readonly AttemptRecord[], status: number, cost: number | null, stored: boolean): void {
+/** `streamUsage`: a streamed answer's usage (from res.finished), which the StreamResult itself does not hold. */
+function publish(job: Job, plan: Plan, id: string | null, res: ChatResult | null, attempts: readonly AttemptRecord[], status: number, cost: number | null, stored: boolean, streamUsage?: Usage | null): void {
   if (job.org !== undefined && channels.orgRequest.hasSubscribers) {
     logRequest(job.engine, { org: job.org, requestId: job.requestId ?? '' }, {
       endpoint: '/v1/responses', requested: job.chat.model, selected: plan.candidates[0] ?? null, executed: res?.model ?? null,
       reason: res ? reasonOf(job.chat, plan, res.model) : null, chain: attempts, cluster: plan.clusterId,
-      usage: res !== null && !res.stream ? res.usage : null, costUsd: cost, status, cacheHit: false, t0: job.t0,
+      usage: res === null ? null : res.stream ? streamUsage ?? null : res.usage, costUsd: cost, status, cacheHit: false, t0: job.t0,
     });
   }
   if (!channels.responseCreated.hasSubscribers) return;
@@ -197,13 +198,13 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
     const s = await res.finished;
     const message = redact(`${res.model} failed mid-stream: ${err.message}`);
     sink.end(pending + w.failed(message, 'server_error', switchyardOf(job, plan, res, estimate, s.costUsd, s.latencyMs), usageOf(s.usage)));
-    publish(job, plan, shell.id, res, res.chain, sink.signal.aborted ? 0 : 200, s.costUsd, false);
+    publish(job, plan, shell.id, res, res.chain, sink.signal.aborted ? 0 : 200, s.costUsd, false, s.usage);
     return;
   }
   if (sink.signal.aborted) {
     await chunks.return(); // cancels the upstream request
     const s = await res.finished;
-    publish(job, plan, shell.id, res, res.chain, 0, s.costUsd, false);
+    publish(job, plan, shell.id, res, res.chain, 0, s.costUsd, false, s.usage);
     return;
   }
   const s = await res.finished;
@@ -216,12 +217,12 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
     } catch (e) {
       if (!(e instanceof StoreError)) throw e;
       sink.end(pending + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', resp.switchyard!, resp.usage));
-      publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, false);
+      publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, false, s.usage);
       return;
     }
   }
   sink.end(pending + w.terminal(resp, json));
-  publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, job.r.store);
+  publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, job.r.store, s.usage);
 }
 
 /**
