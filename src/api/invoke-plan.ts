@@ -12,10 +12,8 @@
  * into λ: λ_eff = λ · (1 − complexity), so a harder prompt weighs price less
  * and leans to stronger models (λ = config_overrides.cost_weight, else the
  * config's cost_weight, else router.default_cost_weight / the profile's).
- * Candidates are the profile's models with a backend, restricted to
- * config_overrides.candidates (a name the profile does not know: 400), else
- * to the config's `candidates` that the profile knows; the chain is every
- * candidate in score order.
+ * Candidates are the profile's models with a backend (restricted to
+ * `candidates` when given); the chain is every candidate in score order.
  *   classifier_tier        the recommended model's price tier (routing/tiers.ts,
  *                          routing.tiers bounds) from providers pricing; a model
  *                          without pricing is tiered by its normalised cost in
@@ -26,6 +24,7 @@
  *                          a tie, 0.63 at 0.05, 0.95 at 0.15; 1 with one candidate
  *   classifier_model       "switchyard-router/<profile name>"
  */
+import { checkExplicit, PRIOR_STRENGTH, type CompiledOrg } from './org-state.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { NoCandidateError } from '../routing/router.ts';
 import { complexity as complexityOf } from '../routing/complexity.ts';
@@ -71,14 +70,20 @@ function backedOnly(engine: Engine, chain: string[], field: string): { chain: st
   return { chain: out, skipped };
 }
 
-export function rulePlan(engine: Engine, e: ConfigEntry, text: string, ov: Overrides): InvokePlan | Promise<InvokePlan> {
+export function rulePlan(engine: Engine, e: ConfigEntry, text: string, ov: Overrides, org?: CompiledOrg): InvokePlan | Promise<InvokePlan> {
   const compiled = compiledOf(e);
   const finish = (given: Signals | undefined): InvokePlan => {
     const d = compiled.evaluate(text, { want: ['complexity', 'tokens'], given });
     const model = d.matchedRule === null && ov.default_model !== undefined ? ov.default_model : d.model;
     const chain = [model];
     for (const m of ov.candidates ?? e.config.candidates ?? []) if (!chain.includes(m)) chain.push(m);
-    const { chain: candidates, skipped } = backedOnly(engine, chain, d.matchedRule === null ? 'config_overrides.default_model' : 'router_config_id');
+    let { chain: candidates, skipped } = backedOnly(engine, chain, d.matchedRule === null ? 'config_overrides.default_model' : 'router_config_id');
+    // The organisation's exclusions (issue 11): dropped from the chain; a chain of excluded models only is refused, not served.
+    if (org !== undefined && org.excludedModels.size > 0) {
+      const kept = candidates.filter((m) => !org.excludedModels.has(m));
+      if (kept.length === 0) checkExplicit(org, candidates[0]);
+      candidates = kept;
+    }
     return { candidates, config: e, matchedRule: d.matchedRule, signals: d.signals, smart: null, clusterId: d.signals.cluster ?? null, costWeight: null, skipped };
   };
   if (!compiled.needs.has('cluster')) return finish(undefined);
@@ -90,35 +95,30 @@ function tierByCost(norm: number): Tier {
   return norm <= 1 / 3 ? 'economy' : norm <= 2 / 3 ? 'standard' : 'premium';
 }
 
-export function smartPlan(engine: Engine, e: ConfigEntry | null, text: string, ov: Overrides): InvokePlan | Promise<InvokePlan> {
+export function smartPlan(engine: Engine, e: ConfigEntry | null, text: string, ov: Overrides, org?: CompiledOrg): InvokePlan | Promise<InvokePlan> {
   const r = engine.require();
   const rt = engine.gateway;
   const models = r.router.models;
-  let only = ov.candidates;
+  const only = ov.candidates ?? e?.config.candidates;
   if (only) for (let i = 0; i < only.length; i++) {
-    if (!r.router.modelIndex.has(only[i])) throw invalid(`config_overrides.candidates[${i}]`, `names ${JSON.stringify(only[i])}, which the router profile does not know (smart routing chooses among the profile's models)`);
-  } else if (e?.config.candidates) {
-    // A config's candidates are its rules' fallbacks and may be models only rules can name (routing.extra_models,
-    // a provider model outside the profile): the profile cannot score those, so they are left out here, and a
-    // config none of whose candidates the profile knows does not restrict smart routing. Refusing them would
-    // make every smart call with that config a 400, the default config's included (no router_config_id sent).
-    const known = e.config.candidates.filter((m) => r.router.modelIndex.has(m));
-    if (known.length > 0) only = known;
+    if (!r.router.modelIndex.has(only[i])) throw invalid(ov.candidates ? `config_overrides.candidates[${i}]` : 'router_config_id', `names ${JSON.stringify(only[i])}, which the router profile does not know (smart routing chooses among the profile's models)`);
   }
   const allowed = new Uint8Array(models.length);
   let n = 0;
   for (let i = 0; i < models.length; i++) {
-    if (rt.routes.has(models[i]) && (!only || only.includes(models[i]))) { allowed[i] = 1; n++; }
+    if (rt.routes.has(models[i]) && (!only || only.includes(models[i])) && (!org?.allowed || org.allowed[i] === 1)) { allowed[i] = 1; n++; }
   }
   if (n === 0) throw new ApiError('no_backend', 'Smart routing found no model of the router profile with a configured backend (providers.models)' + (only ? ' among the candidates.' : '.'), 'smart_routing');
   const complexity = complexityOf(text);
-  const lambda = ov.cost_weight ?? e?.config.cost_weight ?? r.defaultCostWeight;
+  const lambda = ov.cost_weight ?? e?.config.cost_weight ?? org?.costWeight ?? r.defaultCostWeight;
+  // The organisation's feedback evidence and preferred-provider bonus (issue 11, org-state.ts).
+  const extra = org?.routingEffect ? { feedback: org.feedbackEvidence, priorStrength: PRIOR_STRENGTH, bias: org.bias } : undefined;
   const costWeight = lambda * (1 - complexity);
 
   const decide = (v: Float32Array, nb: { ids: Int32Array; sims: Float32Array } | undefined): InvokePlan => {
     let d;
     try {
-      d = r.router.routeNear(v, nb, { costWeight, allowed });
+      d = r.router.routeNear(v, nb, { costWeight, allowed, ...extra });
     } catch (err) {
       if (err instanceof NoCandidateError) throw new ApiError('no_candidate', 'No model with a backend has an error estimate for this prompt\'s cluster.', 'messages');
       throw err;

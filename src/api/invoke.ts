@@ -32,6 +32,10 @@
  * failures as chat's (502 upstream_error, 504 upstream_timeout, 429, 400
  * upstream_rejected) in the same shape; 422 as FastAPI's {detail: [...]}.
  */
+import { orgStates } from './org-state.ts';
+import { logRequest } from './activity-log.ts';
+import { channels } from '../diagnostics.ts';
+import type { Usage } from '../providers/types.ts';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.ts';
 import { UpstreamChainError } from '../providers/fallback.ts';
@@ -155,14 +159,25 @@ async function run(engine: Engine, req: InvokeRequest, sink: ResponseSink, t0: n
   const history = req.sessionId !== null && budget > 0 ? await store.sessions.recent(org, req.sessionId, budget).catch(storeFailure) : [];
   const text = routingText(req.messages as ChatMessage[], engine.gateway.config.route_on, engine.config.limits.input_chars);
   if (text.trim() === '') throw new ApiError('invalid_request', '"messages" holds no text to route on', 'messages');
-  const plan = await (req.smartRouting ? smartPlan(engine, cfg, text, req.overrides) : rulePlan(engine, cfg!, text, req.overrides));
+  const o = await orgStates(engine).get(org);
+  const plan = await (req.smartRouting ? smartPlan(engine, cfg, text, req.overrides, o) : rulePlan(engine, cfg!, text, req.overrides, o));
+  const log = (model: string | null, chain: readonly { model: string }[], status: number, usage: Usage | null, cost: number | null) => {
+    if (!channels.orgRequest.hasSubscribers) return;
+    logRequest(engine, { org, requestId: requestId ?? '' }, {
+      endpoint: '/v1/model-router/invoke', requested: req.smartRouting ? 'smart_routing' : cfg?.row.name ?? null, selected: plan.candidates[0] ?? null, executed: model,
+      reason: model === null ? null : req.smartRouting ? (model === plan.candidates[0] ? 'routed' : 'fallback') : plan.matchedRule !== null ? 'rule' : 'default',
+      chain, cluster: plan.clusterId, usage, costUsd: cost, status, cacheHit: false, t0,
+    });
+  };
   let res;
   try {
     res = await engine.gateway.gateway.chat(chatRequest(req, history, plan.candidates[0]), plan.candidates, sink.signal);
   } catch (e) {
     if (!(e instanceof UpstreamChainError)) throw e;
+    log(null, e.attempts, e.aborted ? 0 : e.status, null, null);
     throw chainError(e);
   }
+  if (!res.stream) log(res.model, res.chain, 200, res.usage, res.costUsd);
   if (res.stream) throw new Error('invoke: the gateway streamed a non-streaming request');
   const id = randomUUID();
   const body = respond(engine, req, plan, res, t0, id);
