@@ -52,7 +52,7 @@ const putStmt = db.prepare(`
 const deleteStmt = db.prepare('DELETE FROM responses WHERE org = ? AND id = ?');
 const purgeStmt = db.prepare('DELETE FROM responses WHERE created_at < ?');
 // Router configs, sessions, route decisions (issue 9).
-const applyRouting = routingWriter(db);
+const applyRouting = routingWriter(db, data.ttlMs);
 // Preferences, feedback, activity log (issue 11).
 const applyOrg = orgWriter(db);
 const purgeChunkStmt = db.prepare('DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses WHERE created_at < ? LIMIT ?)');

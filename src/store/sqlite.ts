@@ -106,8 +106,8 @@ export class SqliteStore implements Store {
         : remoteLink(this.path);
       this.responses = new SqliteResponses(this.db, this.link, opts.ttlMs, this.path);
       this.routerConfigs = new SqliteRouterConfigs(this.db, this.link, this.path);
-      this.sessions = new SqliteSessions(this.db, this.link, this.path);
-      this.routeDecisions = new SqliteRouteDecisions(this.db, this.link, this.path);
+      this.sessions = new SqliteSessions(this.db, this.link, this.path, opts.ttlMs);
+      this.routeDecisions = new SqliteRouteDecisions(this.db, this.link, this.path, opts.ttlMs);
       this.org = new SqliteOrgStore(this.db, this.link, this.path);
     } catch (e) {
       this.db.close();
