@@ -53,14 +53,19 @@ export function handleModelHealth(query: string, engine: Engine): string {
   const rt = engine.gateway;
   const raw = new URLSearchParams(query).get('models');
   let models: readonly string[] = rt.models;
+  let asked: readonly string[] | undefined;
   if (raw !== null) {
     const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (names.length === 0) throw invalid('models', 'must list at least one model name (comma-separated), or be omitted for all');
-    // GreatRouter's SDK sends catalog ids (provider/model): resolved to the configured name.
+    // GreatRouter's SDK sends catalog ids (provider/model): resolved to the configured name, and answered
+    // under the id asked for (GreatRouter's model_id), so the client finds its models in the answer.
+    asked = names.slice();
     const catalog = catalogOf(engine);
     for (let i = 0; i < names.length; i++) names[i] = catalog.byId.get(names[i])?.name ?? names[i];
     for (const n of names) if (!rt.routes.has(n)) throw invalid('models', `names ${JSON.stringify(n.slice(0, 200))}, which is not a configured model (configured: ${rt.models.join(', ') || 'none'})`);
     models = names;
   }
-  return JSON.stringify({ health: rt.health.snapshot(models) });
+  const health = rt.health.snapshot(models);
+  if (asked !== undefined) for (let i = 0; i < health.length; i++) health[i].model_id = asked[i];
+  return JSON.stringify({ health });
 }
