@@ -30,7 +30,7 @@ import { ApiError } from '../errors.ts';
 import type { Engine, Ready } from './engine.ts';
 import { catalogOf } from './catalog.ts';
 import { OPTIMIZATION_LAMBDA, fromRows, safeDefaults, type Known, type Preferences } from './preferences-schema.ts';
-import { TaskMemory } from '../routing/task-memory.ts';
+import { MEMORY_DEFAULTS, TaskMemory } from '../routing/task-memory.ts';
 import type { ModelFeedbackRow, TaskFeedbackRow } from '../store/org-types.ts';
 import type { FeedbackEvidence } from '../routing/router.ts';
 
@@ -125,7 +125,8 @@ function compile(engine: Engine, org: string, prefRows: { key: string; value: st
     if (prefs.default_cost_weight !== null) costWeight = prefs.default_cost_weight;
     else if (prefs.default_optimization !== 'balanced') costWeight = base * OPTIMIZATION_LAMBDA[prefs.default_optimization];
     if (tasks.length > 0 && r.source.kind === 'sync') {
-      memory = new TaskMemory(r.profile.dim);
+      // Sized to the rows read (at most MEMORY_ROWS): 1.5 KB per prompt at dim 384, per organisation per thread.
+      memory = new TaskMemory(r.profile.dim, { ...MEMORY_DEFAULTS, capacity: tasks.length });
       for (const t of tasks) {
         const label = t.correct ? t.classifiedTask : t.suggestedTask;
         if (label === null) continue;
@@ -170,8 +171,8 @@ export class OrgStates {
     let p = this.pending.get(org);
     if (p === undefined) {
       const at = g;
-      p = this.load(org).then((v) => {
-        if (this.seen === at) { this.compiled.set(org, v); this.pending.delete(org); }
+      p = this.load(org).then(({ v, ok }) => {
+        if (this.seen === at) { if (ok) this.compiled.set(org, v); this.pending.delete(org); }
         return v;
       });
       this.pending.set(org, p);
@@ -179,15 +180,14 @@ export class OrgStates {
     return p;
   }
 
-  private async load(org: string): Promise<CompiledOrg> {
+  private async load(org: string): Promise<{ v: CompiledOrg; ok: boolean }> {
     const s = this.engine.store.org;
     try {
       const [prefs, fb, tasks] = await Promise.all([s.preferences(org), s.modelFeedback(org), s.taskFeedback(org, MEMORY_ROWS)]);
-      return compile(this.engine, org, prefs, fb, tasks);
+      return { v: compile(this.engine, org, prefs, fb, tasks), ok: true };
     } catch {
       // The store failed: route as if nothing was set; not cached, so the next request tries again.
-      this.pending.delete(org);
-      return empty(org);
+      return { v: empty(org), ok: false };
     }
   }
 }

@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { KEY_A, KEY_B, KEY_FLAT, ROUTABLE, call, startOrgGateway, type OrgGateway } from './helpers.ts';
-import { PREFERRED_BONUS } from '../../src/api/org-state.ts';
+import { PREFERRED_BONUS, orgStates } from '../../src/api/org-state.ts';
 import { StoreError } from '../../src/store/types.ts';
 
 const PROMPTS = [
@@ -142,6 +142,25 @@ describe('preferences applied to routing', () => {
       await call(base, KEY_A, 'DELETE', '/v1/preferences/excluded_models');
     }
     assert.equal((await route(KEY_A, PROMPTS[0])).selected_model, victim);
+  });
+
+  it('a failing store while compiling: the organisation routes on defaults for that request only, then its preferences again', async () => {
+    const victim = (await route(KEY_A, PROMPTS[0])).selected_model;
+    await call(base, KEY_A, 'PUT', '/v1/preferences/excluded_models', { value: [victim] });
+    const s = g.gw.server.engine.store.org;
+    const orig = s.preferences;
+    try {
+      assert.notEqual((await route(KEY_A, PROMPTS[0])).selected_model, victim);
+      s.preferences = () => Promise.reject(new StoreError('disk on fire'));
+      orgStates(g.gw.server.engine).bump();
+      assert.equal((await route(KEY_A, PROMPTS[0])).selected_model, victim);
+      s.preferences = orig;
+      // Not cached from the failed read: the next request reads the store again.
+      assert.notEqual((await route(KEY_A, PROMPTS[0])).selected_model, victim);
+    } finally {
+      s.preferences = orig;
+      await call(base, KEY_A, 'DELETE', '/v1/preferences/excluded_models');
+    }
   });
 
   it('excluded_providers masks every model of the provider', async () => {
