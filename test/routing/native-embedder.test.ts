@@ -29,7 +29,9 @@ describe('native embedder', () => {
       'def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)', 'Ünïcödé — text, with punctuation!!! and   spaces',
       'a b a b a b a b '.repeat(40), 'The quick brown fox jumps over the lazy dog. '.repeat(100)];
     for (const t of texts) { const v = e.embedSync(t); h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)); }
-    assert.equal(h.digest('hex'), '5cdecd76bc68adf2e1e6ea55a93415cd26fce3e9c45ceecc8df5732fd79b93d3');
+    // Re-fitted 2026-12-05 with --select last_question (issue 13); the embedding code did not change
+    // (the previous tables still gave 5cdecd76... with this build).
+    assert.equal(h.digest('hex'), 'b61f73273fec09ef7eb3da74e6b5da79a7838a858c7805a3a3a758275dcb4c8f');
   });
 
   it('is 384-d by default and identifies itself', () => {

@@ -28,7 +28,7 @@ B) Amy
 Answer:`;
 
 describe('text selection: last_question', () => {
-  const sel = compileSelection(lastQuestion());
+  const sel = compileSelection(lastQuestion(undefined, 40));
 
   it('keeps the last blank-line block of a few-shot prompt', () => {
     assert.equal(sel(FEW_SHOT), 'Amy calmed Samantha because _ was placid.\nA) Samantha\nB) Amy\nAnswer:');
@@ -39,6 +39,10 @@ describe('text selection: last_question', () => {
     assert.equal(sel(t), 'What is the capital of France, and why did it become the capital?\n\nAnswer:');
     assert.equal(compileSelection(lastQuestion(undefined, 0))(t), 'Answer:');
     assert.equal(compileSelection(lastQuestion(undefined, 10_000))(t), 'Intro.\n\nWhat is the capital of France, and why did it become the capital?\n\nAnswer:');
+    // the default (400) keeps the worked examples before a short question: this prompt is shorter, so all of it
+    assert.equal(compileSelection(lastQuestion())(FEW_SHOT), FEW_SHOT);
+    const blocks = ['a', 'b', 'c', 'd', 'e'].map((x) => x.repeat(150));
+    assert.equal(compileSelection(lastQuestion())(blocks.join('\n\n')), blocks.slice(2).join('\n\n'));
   });
 
   it('uses the whole text when there is no separator, and ignores trailing blank blocks', () => {
@@ -66,7 +70,7 @@ describe('the native embedder applies the selection it was fitted with', () => {
   const corpus = [FEW_SHOT, 'Write a python function to reverse a list.', 'What is 2 + 2?\n\nAnswer:', 'Amy calmed Samantha because _ was placid.'];
 
   it('embeds a few-shot prompt as its last question; a full embedder does not', () => {
-    const withSel = new NativeEmbedder(fitNativeTables(corpus, { ...DEFAULT_NATIVE_PARAMS, select: lastQuestion() }));
+    const withSel = new NativeEmbedder(fitNativeTables(corpus, { ...DEFAULT_NATIVE_PARAMS, select: lastQuestion(undefined, 40) }));
     const tail = 'Amy calmed Samantha because _ was placid.\nA) Samantha\nB) Amy\nAnswer:';
     assert.deepEqual(withSel.embedSync(FEW_SHOT), withSel.embedSync(tail));
     const full = new NativeEmbedder(fitNativeTables(corpus));
