@@ -12,8 +12,10 @@
  * into λ: λ_eff = λ · (1 − complexity), so a harder prompt weighs price less
  * and leans to stronger models (λ = config_overrides.cost_weight, else the
  * config's cost_weight, else router.default_cost_weight / the profile's).
- * Candidates are the profile's models with a backend (restricted to
- * `candidates` when given); the chain is every candidate in score order.
+ * Candidates are the profile's models with a backend, restricted to
+ * config_overrides.candidates (a name the profile does not know: 400), else
+ * to the config's `candidates` that the profile knows; the chain is every
+ * candidate in score order.
  *   classifier_tier        the recommended model's price tier (routing/tiers.ts,
  *                          routing.tiers bounds) from providers pricing; a model
  *                          without pricing is tiered by its normalised cost in
@@ -99,9 +101,16 @@ export function smartPlan(engine: Engine, e: ConfigEntry | null, text: string, o
   const r = engine.require();
   const rt = engine.gateway;
   const models = r.router.models;
-  const only = ov.candidates ?? e?.config.candidates;
+  let only = ov.candidates;
   if (only) for (let i = 0; i < only.length; i++) {
-    if (!r.router.modelIndex.has(only[i])) throw invalid(ov.candidates ? `config_overrides.candidates[${i}]` : 'router_config_id', `names ${JSON.stringify(only[i])}, which the router profile does not know (smart routing chooses among the profile's models)`);
+    if (!r.router.modelIndex.has(only[i])) throw invalid(`config_overrides.candidates[${i}]`, `names ${JSON.stringify(only[i])}, which the router profile does not know (smart routing chooses among the profile's models)`);
+  } else if (e?.config.candidates) {
+    // A config's candidates are its rules' fallbacks and may be models only rules can name (routing.extra_models,
+    // a provider model outside the profile): the profile cannot score those, so they are left out here, and a
+    // config none of whose candidates the profile knows does not restrict smart routing. Refusing them would
+    // make every smart call with that config a 400, the default config's included (no router_config_id sent).
+    const known = e.config.candidates.filter((m) => r.router.modelIndex.has(m));
+    if (known.length > 0) only = known;
   }
   const allowed = new Uint8Array(models.length);
   let n = 0;
