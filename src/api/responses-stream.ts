@@ -9,7 +9,8 @@
  * delta for an item they have not seen added):
  *   response.created, response.in_progress
  *   per message item:  output_item.added, content_part.added, output_text.delta..., output_text.done,
- *                      content_part.done, output_item.done
+ *                      content_part.done, output_item.done (a refusal, chat's delta.refusal, is its own
+ *                      `refusal` part: content_part.added, refusal.delta..., refusal.done, content_part.done)
  *   per function call: output_item.added, function_call_arguments.delta..., function_call_arguments.done,
  *                      output_item.done
  *   response.completed (response.incomplete when the model hit max_output_tokens), or response.failed
@@ -30,17 +31,26 @@
 import type { ChatChunk } from '../providers/types.ts';
 import { newId } from './responses-validate.ts';
 import {
-  messageItem, outputItemId, statusOf, type ItemStatus, type OutputFunctionCall, type OutputItem, type OutputMessage, type ResponseObject, type ResponsesUsage,
+  outputItemId, statusOf, type ItemStatus, type OutputFunctionCall, type OutputItem, type OutputMessage, type ResponseObject, type ResponsesUsage,
 } from './responses-translate.ts';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface OpenCall { item: OutputFunctionCall; index: number }
+type PartKind = 'output_text' | 'refusal';
+/** The open message item: its text and refusal so far, and its parts in the order they were opened (= content_index). */
+interface OpenText { item: OutputMessage; index: number; text: string; refusal: string; parts: PartKind[] }
+
+/** The message item as it stands: its parts in the order the events announced them. */
+function messageOf(t: OpenText, status: ItemStatus): OutputMessage {
+  const content: OutputMessage['content'] = t.parts.map((k) => (k === 'output_text' ? { type: 'output_text', text: t.text, annotations: [], logprobs: [] } : { type: 'refusal', refusal: t.refusal }));
+  return { id: t.item.id, type: 'message', status, content, role: 'assistant' };
+}
 
 export class ResponsesEventWriter {
   private seq = 0;
   readonly output: OutputItem[] = [];
-  private text: { item: OutputMessage; index: number; text: string } | null = null;
+  private text: OpenText | null = null;
   /** Open calls by the chat chunk's tool_call index. */
   private readonly calls = new Map<number, OpenCall>();
   /** The chat finish_reason, once a chunk carried one. */
@@ -74,8 +84,8 @@ export class ResponsesEventWriter {
     const choice = Array.isArray(c.choices) ? c.choices[0] : undefined;
     if (!isObj(choice)) return s;
     const d = isObj(choice.delta) ? choice.delta : {};
-    const piece = (typeof d.content === 'string' ? d.content : '') + (typeof d.refusal === 'string' ? d.refusal : '');
-    if (piece !== '') s += this.textDelta(piece);
+    if (typeof d.content === 'string' && d.content !== '') s += this.textDelta(d.content);
+    if (typeof d.refusal === 'string' && d.refusal !== '') s += this.refusalDelta(d.refusal);
     if (Array.isArray(d.tool_calls)) {
       for (let i = 0; i < d.tool_calls.length; i++) {
         const tc = d.tool_calls[i];
@@ -86,21 +96,41 @@ export class ResponsesEventWriter {
     return s;
   }
 
-  /** Opens a message item with its one output_text part. */
+  /** Opens a message item (its parts open with their first piece: part()). */
   private openText(): string {
     const item: OutputMessage = { id: outputItemId(this.shell.id, 'msg_', this.output.length), type: 'message', status: 'in_progress', content: [], role: 'assistant' };
-    const t = this.text = { item, index: this.output.length, text: '' };
+    const t = this.text = { item, index: this.output.length, text: '', refusal: '', parts: [] };
     this.output.push(item);
-    return this.ev('response.output_item.added', { output_index: t.index, item })
-      + this.ev('response.content_part.added', { item_id: item.id, output_index: t.index, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
+    return this.ev('response.output_item.added', { output_index: t.index, item });
   }
 
+  /** The open item's `kind` part, added (content_part.added) if it is not yet: sets `at` to its content_index. */
+  private part(t: OpenText, kind: PartKind): string {
+    this.at = t.parts.indexOf(kind);
+    if (this.at >= 0) return '';
+    this.at = t.parts.push(kind) - 1;
+    const part = kind === 'output_text' ? { type: 'output_text', annotations: [], logprobs: [], text: '' } : { type: 'refusal', refusal: '' };
+    return this.ev('response.content_part.added', { item_id: t.item.id, output_index: t.index, content_index: this.at, part });
+  }
+
+  /** part()'s content_index (a field rather than a return value, so that part() returns only the event text). */
+  private at = 0;
+
   private textDelta(piece: string): string {
-    const s = this.text === null ? this.openText() : '';
+    let s = this.text === null ? this.openText() : '';
     const t = this.text!;
+    s += this.part(t, 'output_text');
     t.text += piece;
     // Item ids are [a-z0-9_] (outputItemId): safe in JSON unescaped.
-    return s + this.raw('response.output_text.delta', `"item_id":"${t.item.id}","output_index":${t.index},"content_index":0,"delta":${JSON.stringify(piece)},"logprobs":[]`);
+    return s + this.raw('response.output_text.delta', `"item_id":"${t.item.id}","output_index":${t.index},"content_index":${this.at},"delta":${JSON.stringify(piece)},"logprobs":[]`);
+  }
+
+  private refusalDelta(piece: string): string {
+    let s = this.text === null ? this.openText() : '';
+    const t = this.text!;
+    s += this.part(t, 'refusal');
+    t.refusal += piece;
+    return s + this.ev('response.refusal.delta', { item_id: t.item.id, output_index: t.index, content_index: this.at, delta: piece });
   }
 
   private callDelta(tc: Record<string, unknown>, key: number): string {
@@ -129,13 +159,18 @@ export class ResponsesEventWriter {
   private closeText(status: ItemStatus): string {
     const t = this.text;
     if (t === null) return '';
+    // An item with no piece at all is an empty answer: one empty output_text part, as the JSON path gives.
+    let s = t.parts.length === 0 ? this.part(t, 'output_text') : '';
     this.text = null;
-    const done = messageItem(t.item.id, t.text, '', status);
+    const done = messageOf(t, status);
     this.output[t.index] = done;
-    const part = done.content[0];
-    return this.ev('response.output_text.done', { item_id: done.id, output_index: t.index, content_index: 0, text: t.text, logprobs: [] })
-      + this.ev('response.content_part.done', { item_id: done.id, output_index: t.index, content_index: 0, part })
-      + this.ev('response.output_item.done', { output_index: t.index, item: done });
+    for (let i = 0; i < t.parts.length; i++) {
+      s += t.parts[i] === 'output_text'
+        ? this.ev('response.output_text.done', { item_id: done.id, output_index: t.index, content_index: i, text: t.text, logprobs: [] })
+        : this.ev('response.refusal.done', { item_id: done.id, output_index: t.index, content_index: i, refusal: t.refusal });
+      s += this.ev('response.content_part.done', { item_id: done.id, output_index: t.index, content_index: i, part: done.content[i] });
+    }
+    return s + this.ev('response.output_item.done', { output_index: t.index, item: done });
   }
 
   /**
@@ -178,7 +213,7 @@ export class ResponsesEventWriter {
   failed(message: string, code: string, switchyard: Record<string, unknown>, usage: ResponsesUsage | null = null): string {
     const output = this.output.map((o) => (o.status === 'in_progress' ? { ...o, status: 'incomplete' as const } : o));
     const t = this.text;
-    if (t !== null) output[t.index] = messageItem(t.item.id, t.text, '', 'incomplete');
+    if (t !== null) output[t.index] = messageOf(t, 'incomplete');
     this.text = null;
     this.calls.clear();
     const r: ResponseObject = { ...this.shell, status: 'failed', error: { code, message }, output, usage, switchyard };
