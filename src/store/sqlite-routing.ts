@@ -67,10 +67,11 @@ export class SqliteSessions implements SessionStore {
   }
   recent(org: string, sessionId: string, tokenBudget: number): Promise<SessionMessage[]> {
     return read(this.path, () => {
-      const rows = this.newest.all(org, sessionId, notBefore(this.ttlMs), SESSION_READ_LIMIT);
       const out: SessionMessage[] = [];
       let sum = 0;
-      for (const r of rows) {
+      // iterate(), not all(): the rows past the budget are never fetched. A session may hold max_messages rows of up
+      // to limits.input_chars each (~13 MB at the defaults), and a call keeps a few thousand tokens of it.
+      for (const r of this.newest.iterate(org, sessionId, notBefore(this.ttlMs), SESSION_READ_LIMIT)) {
         if (sum + r.tokens > tokenBudget) break;
         sum += r.tokens;
         out.push({ role: r.role, content: r.content, tokens: r.tokens });
