@@ -32,7 +32,7 @@ import { NoCandidateError } from '../routing/router.ts';
 import { complexity as complexityOf } from '../routing/complexity.ts';
 import { tierOf, type Tier } from '../routing/tiers.ts';
 import type { MatchedRule, Signals } from '../routing/rules.ts';
-import { compiledOf, type ConfigEntry } from './router-config-registry.ts';
+import { compiledOf, knownModels, type ConfigEntry } from './router-config-registry.ts';
 import { clusterOfText } from './route-cluster.ts';
 import { poolSearch, type Engine } from './engine.ts';
 import type { Overrides } from './invoke-validate.ts';
@@ -72,7 +72,24 @@ function backedOnly(engine: Engine, chain: string[], field: string): { chain: st
   return { chain: out, skipped };
 }
 
+/**
+ * The client's own model names in config_overrides: a name that no configured provider, the profile or
+ * routing.extra_models knows is a typo, a 400 naming it. Unchecked, it was silently passed over when a rule
+ * matched or a candidate had a backend (another model answered), else a 503 no_backend. A known model without
+ * a backend is left out of the chain, as the config's own are (backedOnly).
+ */
+function checkOverrideModels(engine: Engine, ov: Overrides): void {
+  if (ov.default_model === undefined && ov.candidates === undefined) return;
+  const known = knownModels(engine);
+  const check = (field: string, m: string) => {
+    if (!known.has(m)) throw invalid(field, `names ${JSON.stringify(m.slice(0, 200))}, which is not a model this server knows (providers.models, the router profile, routing.extra_models)`);
+  };
+  if (ov.default_model !== undefined) check('config_overrides.default_model', ov.default_model);
+  ov.candidates?.forEach((m, i) => check(`config_overrides.candidates[${i}]`, m));
+}
+
 export function rulePlan(engine: Engine, e: ConfigEntry, text: string, ov: Overrides, org?: CompiledOrg): InvokePlan | Promise<InvokePlan> {
+  checkOverrideModels(engine, ov);
   const compiled = compiledOf(e);
   const finish = (given: Signals | undefined): InvokePlan => {
     const d = compiled.evaluate(text, { want: ['complexity', 'tokens'], given });

@@ -55,3 +55,25 @@ describe('smart routing with a config naming models outside the profile', () => 
     assert.match(r.json.message, /config_overrides\.candidates\[1\]/);
   });
 });
+
+describe('config_overrides model names in rule routing', () => {
+  it('a default_model no one knows is a 400 naming it, not silently passed over', async () => {
+    // "hi" matches no rule of production-router: the override would be the first of the chain.
+    const r = await invoke(rig.base, { messages: user('hi'), config_overrides: { default_model: 'gpt-4-1106-previw', candidates: [MID] } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, 'invalid_request');
+    assert.match(r.json.message, /config_overrides\.default_model/);
+  });
+
+  it('a candidate no one knows is a 400 naming its index', async () => {
+    const r = await invoke(rig.base, { messages: user('hi'), config_overrides: { candidates: [MID, 'nope'] } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.json.message, /config_overrides\.candidates\[1\]/);
+  });
+
+  it('known names are served; a known model without a backend (routing.extra_models) is left out of the chain', async () => {
+    const r = await invoke(rig.base, { messages: user('hi'), config_overrides: { default_model: 'gpt-4o', candidates: [MID] } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model_identifier, MID);
+  });
+});
