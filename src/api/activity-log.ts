@@ -149,5 +149,19 @@ export function logRequest(engine: Engine, meta: RequestMeta, o: Outcome): void 
     cluster: o.cluster ?? null, promptTokens: o.usage?.prompt_tokens ?? null, completionTokens: o.usage?.completion_tokens ?? null,
     costUsd: o.costUsd, latencyMs: Math.round((performance.now() - o.t0) * 1000) / 1000, status: o.status, cacheHit: o.cacheHit,
   };
-  channels.orgRequest.publish({ engine, row });
+  channels.orgRequest.publish(new OrgRequest(row, engine));
+}
+
+/**
+ * The message on switchyard:org:request. The Engine rides along for this log's
+ * own subscriber (it needs the store) in a private field behind a getter, so
+ * JSON.stringify of the message, what any generic subscriber (a logger, an
+ * exporter, a test scanning every channel for secrets) does, sees only the row:
+ * an Engine holds timers and workers and cannot be serialised (it threw
+ * "Converting circular structure to JSON" inside publish, on the request path).
+ */
+class OrgRequest {
+  readonly #engine: Engine;
+  constructor(readonly row: ActivityRow, engine: Engine) { this.#engine = engine; }
+  get engine(): Engine { return this.#engine; }
 }
