@@ -168,6 +168,8 @@ export class Engine {
         checkEmbedder(from.profile.manifest, embedder, join(from.profile.dir ?? '(shared profile)', 'profile.json'));
         profile = from.profile;
       } else profile = loadProfile(this.config.router.profile, embedder);
+      // Issue 13: a neighbours profile's cluster tables alone would route worse than it was evaluated; refuse it until the handlers serve NeighbourRouter.
+      if (profile.manifest.router?.kind === 'neighbours') throw new Error(`${join(profile.dir ?? '(shared profile)', 'profile.json')}: router.kind "neighbours" is not served by the server yet (src/routing/neighbours.ts is offline only); fit a clusters profile for it`);
       const httpThreads = this.opts.httpThreads ?? 1;
       let index: NearestIndex;
       if (this.opts.serves === false) {
