@@ -22,8 +22,8 @@ export const DB_FILE = 'switchyard.db';
  * the WAL checkpoint. It blocks only the thread that waits: the writer thread.
  */
 export const BUSY_TIMEOUT_MS = 5_000;
-/** Pages of WAL between automatic checkpoints (4 KB pages: ~40 MB); see openDatabase. */
-export const WAL_AUTOCHECKPOINT = 10_000;
+/** Pages of WAL between automatic checkpoints (4 KB pages: ~4 MB); see openDatabase for why not more. */
+export const WAL_AUTOCHECKPOINT = 1_000;
 
 export function dbPath(dir: string): string {
   return join(resolve(dir), DB_FILE);
@@ -80,16 +80,15 @@ export function openDatabase(dir: string, opts: OpenOptions): Database.Database 
     // cost was lost in the noise of other jobs, so the choice rests on the
     // guarantee asked for, not on a figure).
     db.pragma('synchronous = NORMAL');
-    // Checkpoint every WAL_AUTOCHECKPOINT pages instead of SQLite's 1,000: a
-    // stored response is ~4 pages a commit (its own leaf, a parent, a random
-    // leaf of the (org, id) index, the created_at leaf), so at 1,000 a
-    // checkpoint (page copies back into the file, two fsyncs) came every ~250
-    // puts and rewrote the same parent and index pages each time. Measured
-    // (2.3 KB rows, 20k puts, real schema, loaded 2-core machine): writer CPU
-    // per put 107-136 -> 77-85 µs one row a commit, 64-70 -> 53-57 µs four a
-    // commit. Cost: the -wal file grows to ~40 MB before a checkpoint (it is
-    // reused, not shrunk), and opening after a kill -9 reads that much WAL.
-    // Only the writing connection commits, so only its setting matters.
+    // Checkpoint every WAL_AUTOCHECKPOINT pages: SQLite's 1,000, set explicitly.
+    // 10,000 was tried (2026-12-05): a stored response is ~4 pages a commit, so
+    // at 1,000 a checkpoint comes every ~250 puts, and 10,000 cut the writer's
+    // CPU per put from 107-136 to 77-85 µs; but the checkpoint runs inside the
+    // commit that crosses the threshold, and a 40 MB checkpoint stalled every
+    // put waiting behind it: in `npm run bench:responses` (64 connections,
+    // quiet machine) store-on p99 was 111-132 ms at 10,000 against 23-29 ms at
+    // 1,000, for the same requests/s (7,000-7,300). Only the writing
+    // connection commits, so only its setting matters.
     if (!opts.readOnly) db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
     if (opts.migrate) migrate(db, path);
     else {
