@@ -16,8 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNativeTables, NativeEmbedder } from '../../src/routing/embedders/native.ts';
-import { costNormalisation, loadProfile, PROFILE_FORMAT, PROFILE_VERSION, saveProfile } from '../../src/routing/profile.ts';
+import { loadProfile } from '../../src/routing/profile.ts';
 import { Router, type Decision } from '../../src/routing/router.ts';
 import { HNSW_MIN_K } from '../../src/routing/nearest.ts';
 import { ROUTE_POOL_MIN_K, routePoolThreads } from '../../src/pool/pool.ts';
@@ -25,56 +24,15 @@ import { PoolError } from '../../src/pool/errors.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/config/schema.ts';
 import { mulberry32 } from '../../src/seeded-random.ts';
 import { assertError, get, post, startTestServer, type TestServer, PROMPTS } from './helpers.ts';
+import { DIM, embedder, MODELS, normalise, writeSyntheticProfile } from './synthetic-profile.ts';
 import { chat, openaiModel, startGateway, startMocks, user, type Gateway, type Mocks } from '../gateway/helpers.ts';
 
 const K = ROUTE_POOL_MIN_K;
-const MODELS = ['tiny', 'small', 'medium', 'large'];
-const COSTS = [0.05, 0.3, 2, 10];
-
-const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
-const DIM = embedder.dim;
 let root = '';
 let profileDir = '';
 let router: Router;
 let mocks: Mocks;
 let gw: Gateway;
-
-function normalise(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const inv = 1 / Math.sqrt(s);
-  for (let i = 0; i < v.length; i++) v[i] *= inv;
-  return v;
-}
-
-/**
- * K random unit centroids, except that the first few are the PROMPTS' own
- * embeddings slightly perturbed (so prompts land on distinct, known-near
- * clusters); errors random with ~5% unknown cells; soft assignment over 4.
- */
-function writeProfile(dir: string): void {
-  assert.ok(K < HNSW_MIN_K, 'K stays on the exact scan, so pool and inline agree bit for bit');
-  const r = mulberry32(2024);
-  const centroids = new Float32Array(K * DIM);
-  for (let j = 0; j < K; j++) {
-    const v = j < PROMPTS.length ? embedder.embedSync(PROMPTS[j]).slice() : new Float32Array(DIM);
-    for (let i = 0; i < DIM; i++) v[i] += (r() * 2 - 1) * (j < PROMPTS.length ? 0.01 : 1);
-    centroids.set(normalise(v), j * DIM);
-  }
-  const errors = Float32Array.from({ length: K * MODELS.length }, () => (r() < 0.05 ? NaN : r()));
-  const n = costNormalisation(COSTS);
-  saveProfile(dir, {
-    manifest: {
-      format: PROFILE_FORMAT, version: PROFILE_VERSION, name: 'route-pool-test', created: '2026-01-01T00:00:00Z',
-      embedder: { id: embedder.id, dim: DIM, hash: embedder.hash }, k: K,
-      models: MODELS.map((name, i) => ({ name, cost_per_1k: COSTS[i], pricing: null })),
-      cost_normalisation: { kind: 'log-range', min_per_1k: n.min, max_per_1k: n.max },
-      assignment: { mode: 'soft', temperature: 0.05, top: 4 }, default_cost_weight: 0.1,
-      fit: {}, files: { centroids: '', errors: '', counts: '' }, sha256: {},
-    },
-    k: K, dim: DIM, models: MODELS, centroids, errors, counts: new Uint32Array(K * MODELS.length).fill(5),
-  });
-}
 
 /** What /v1/route must answer for this decision (the JSON round trip of every double is exact). */
 function expected(d: Decision, allowed?: readonly string[]) {
@@ -94,7 +52,8 @@ const inline = (v: Float32Array, costWeight: number, allowed?: readonly string[]
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'switchyard-route-pool-'));
   profileDir = join(root, 'profile');
-  writeProfile(profileDir);
+  assert.ok(K < HNSW_MIN_K, 'K stays on the exact scan, so pool and inline agree bit for bit');
+  writeSyntheticProfile(profileDir, { k: K, seed: 2024, name: 'route-pool-test' });
   router = new Router(loadProfile(profileDir, embedder));
   mocks = await startMocks();
   gw = await startGateway(

@@ -19,32 +19,19 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNativeTables, NativeEmbedder } from '../../src/routing/embedders/native.ts';
-import { costNormalisation, loadProfile, PROFILE_FORMAT, PROFILE_VERSION, saveProfile } from '../../src/routing/profile.ts';
+import { loadProfile } from '../../src/routing/profile.ts';
 import { Router } from '../../src/routing/router.ts';
 import { bruteForceIndex, HNSW_MIN_K } from '../../src/routing/nearest.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/config/schema.ts';
 import { mulberry32 } from '../../src/seeded-random.ts';
 import { get, post, startTestServer, type TestServer, PROMPTS } from './helpers.ts';
+import { DIM, embedder, normalise, writeSyntheticProfile } from './synthetic-profile.ts';
 
 const K = HNSW_MIN_K;
-const MODELS = ['tiny', 'small', 'medium', 'large'];
-const COSTS = [0.05, 0.3, 2, 10];
-
-const embedder = new NativeEmbedder(loadNativeTables(DEFAULT_PROFILE_DIR));
-const DIM = embedder.dim;
 let root = '';
 let centroids: Float32Array;
 let router: Router;
 let ts: TestServer;
-
-function normalise(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const inv = 1 / Math.sqrt(s);
-  for (let i = 0; i < v.length; i++) v[i] *= inv;
-  return v;
-}
 
 /** The decision fields /v1/route answers, from its JSON or from a Decision. */
 function decisionOf(x: any) {
@@ -60,38 +47,10 @@ function near(j: number, noise: number, r: () => number): Float32Array {
   return normalise(Float32Array.from({ length: DIM }, (_, i) => centroids[j * DIM + i] + noise * n[i]));
 }
 
-/**
- * As test/server/route-pool-dispatch.test.ts's profile, at K = HNSW_MIN_K:
- * random unit centroids, the first few the PROMPTS' own embeddings slightly
- * perturbed; errors random with ~5% unknown cells; soft assignment over 4.
- */
-function writeProfile(dir: string): void {
-  const r = mulberry32(2025);
-  centroids = new Float32Array(K * DIM);
-  for (let j = 0; j < K; j++) {
-    const v = j < PROMPTS.length ? embedder.embedSync(PROMPTS[j]).slice() : new Float32Array(DIM);
-    for (let i = 0; i < DIM; i++) v[i] += (r() * 2 - 1) * (j < PROMPTS.length ? 0.01 : 1);
-    centroids.set(normalise(v), j * DIM);
-  }
-  const errors = Float32Array.from({ length: K * MODELS.length }, () => (r() < 0.05 ? NaN : r()));
-  const n = costNormalisation(COSTS);
-  saveProfile(dir, {
-    manifest: {
-      format: PROFILE_FORMAT, version: PROFILE_VERSION, name: 'route-pool-hnsw-test', created: '2026-01-01T00:00:00Z',
-      embedder: { id: embedder.id, dim: DIM, hash: embedder.hash }, k: K,
-      models: MODELS.map((name, i) => ({ name, cost_per_1k: COSTS[i], pricing: null })),
-      cost_normalisation: { kind: 'log-range', min_per_1k: n.min, max_per_1k: n.max },
-      assignment: { mode: 'soft', temperature: 0.05, top: 4 }, default_cost_weight: 0.1,
-      fit: {}, files: { centroids: '', errors: '', counts: '' }, sha256: {},
-    },
-    k: K, dim: DIM, models: MODELS, centroids, errors, counts: new Uint32Array(K * MODELS.length).fill(5),
-  });
-}
-
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'switchyard-route-hnsw-'));
   const dir = join(root, 'profile');
-  writeProfile(dir);
+  centroids = writeSyntheticProfile(dir, { k: K, seed: 2025, name: 'route-pool-hnsw-test' });
   // The Router's default index is the exact scan: the reference the pool is held to.
   router = new Router(loadProfile(dir, embedder));
   assert.notEqual(router.index.kind, 'hnsw');
