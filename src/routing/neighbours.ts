@@ -22,7 +22,7 @@
  * are written against Router.
  */
 import type { Profile } from './profile.ts';
-import { Router, NoCandidateError, type Decision, type RouteOptions } from './router.ts';
+import { Router, NoCandidateError, selectModel, type Decision, type RouteOptions } from './router.ts';
 
 export class NeighbourRouter {
   readonly models: string[];
@@ -101,16 +101,9 @@ export class NeighbourRouter {
     const lambda = opts.costWeight ?? this.profile.manifest.default_cost_weight;
     const costNorm = this.profile.costNorm;
     const scores = opts.scores ?? new Float64Array(M);
-    const bias = (opts as { bias?: Float64Array | null }).bias;
-    let best = -1, bestScore = Infinity;
-    for (let m = 0; m < M; m++) {
-      if (opts.allowed && opts.allowed[m] === 0) { scores[m] = NaN; continue; }
-      const s = bias ? err[m] + lambda * costNorm[m] + bias[m] : err[m] + lambda * costNorm[m];
-      scores[m] = s;
-      if (s < bestScore || (s === bestScore && best >= 0 && costNorm[m] < costNorm[best])) { bestScore = s; best = m; }
-    }
+    const best = selectModel(M, err, costNorm, lambda, opts, scores);
     if (best < 0) throw new NoCandidateError('no candidate model has a known error estimate for this prompt');
-    return { modelIndex: best, model: this.models[best], clusterId: cluster.clusterId, expectedError: err[best], score: bestScore, scores, costWeight: lambda };
+    return { modelIndex: best, model: this.models[best], clusterId: cluster.clusterId, expectedError: err[best], score: scores[best], scores, costWeight: lambda };
   }
 }
 

@@ -145,16 +145,27 @@ export class Router {
       for (let m = 0; m < M; m++) if (fb.n[m] > 0) err[m] = (k * err[m] + fb.errSum[m]) / (k + fb.n[m]);
     }
     const scores = opts.scores ?? new Float64Array(M);
-    const bias = opts.bias;
-    let best = -1, bestScore = Infinity;
-    for (let m = 0; m < M; m++) {
-      if (opts.allowed && opts.allowed[m] === 0) { scores[m] = NaN; continue; }
-      const s = bias ? err[m] + lambda * costNorm[m] + bias[m] : err[m] + lambda * costNorm[m];
-      scores[m] = s;
-      // Ties go to the cheaper model: same predicted quality, lower bill.
-      if (s < bestScore || (s === bestScore && best >= 0 && costNorm[m] < costNorm[best])) { bestScore = s; best = m; }
-    }
+    const best = selectModel(M, err, costNorm, lambda, opts, scores);
     if (best < 0) throw new NoCandidateError('no candidate model has a known error estimate in this cluster');
-    return { modelIndex: best, model: this.models[best], clusterId: ids[0], expectedError: err[best], score: bestScore, scores, costWeight: lambda };
+    return { modelIndex: best, model: this.models[best], clusterId: ids[0], expectedError: err[best], score: scores[best], scores, costWeight: lambda };
   }
+}
+
+/**
+ * UniRoute's choice, shared by the cluster and neighbour routers: fills
+ * `scores[m]` (m < M) = err[m] + λ·costNorm[m] (+ bias[m]) for every allowed model
+ * (NaN for the others, and for models with no estimate, since NaN never
+ * compares below) and returns the index of the lowest, or -1 if none.
+ */
+export function selectModel(M: number, err: ArrayLike<number>, costNorm: ArrayLike<number>, lambda: number, opts: Pick<RouteOptions, 'allowed' | 'bias'>, scores: Float64Array): number {
+  const bias = opts.bias, allowed = opts.allowed;
+  let best = -1, bestScore = Infinity;
+  for (let m = 0; m < M; m++) {
+    if (allowed && allowed[m] === 0) { scores[m] = NaN; continue; }
+    const s = bias ? err[m] + lambda * costNorm[m] + bias[m] : err[m] + lambda * costNorm[m];
+    scores[m] = s;
+    // Ties go to the cheaper model: same predicted quality, lower bill.
+    if (s < bestScore || (s === bestScore && best >= 0 && costNorm[m] < costNorm[best])) { bestScore = s; best = m; }
+  }
+  return best;
 }
