@@ -6,8 +6,8 @@
  * field; unknown fields are refused (a misspelt `budget_dollar` must not
  * silently mean "no budget").
  */
-import type { CompiledOrg } from './org-state.ts';
-import { correctTask } from './auto-org.ts';
+import { withOrg, type CompiledOrg } from './org-state.ts';
+import { correctTask, withOrgDefaults } from './auto-org.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { NoCandidateError } from '../routing/router.ts';
 import { estimateTokens } from '../routing/tokens.ts';
@@ -17,7 +17,7 @@ import { OPTIMIZATIONS, type Optimization } from './auto-rank.ts';
 import { applySession, NO_SESSION, readSession, type SessionContext } from './auto-session.ts';
 import { ROUTER_TASKS, catalogOf, type CatalogEntry, type RouterTask } from './catalog.ts';
 import { poolSearch, type Engine, type Ready } from './engine.ts';
-import { describe, rejectUnknownFields, type Json } from './validate.ts';
+import { describe, parseJsonObject, rejectUnknownFields, type Json } from './validate.ts';
 
 export interface AutoRequest {
   prompt: string | undefined;
@@ -76,6 +76,17 @@ const FIELDS = {
 } as const;
 
 /** One of the three bodies; `kind` picks the fields allowed and which are required. */
+/**
+ * The prologue every /v1/auto/* and price-comparison handler shares: parse the
+ * body, fill what it leaves out from the caller's organisation (when there is
+ * one: its compiled preferences, loaded once per change), then hand on.
+ */
+export function withAutoRequest<T>(body: Buffer, engine: Engine, org: string | undefined, kind: keyof typeof FIELDS, f: (req: AutoRequest, c?: CompiledOrg) => T): T | Promise<Awaited<T>> {
+  const o = parseJsonObject(body);
+  if (org === undefined) return f(parseAutoRequest(o, engine, kind));
+  return withOrg(engine, org, (c) => f(parseAutoRequest(withOrgDefaults(o, c), engine, kind), c));
+}
+
 export function parseAutoRequest(o: Json, engine: Engine, kind: keyof typeof FIELDS): AutoRequest {
   rejectUnknownFields(o, FIELDS[kind]);
   const maxChars = engine.config.limits.input_chars;

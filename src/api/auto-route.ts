@@ -17,8 +17,7 @@
  * choices inside `result` (~2 µs for the mock's answer), one session read and
  * one append when session_id is given.
  */
-import { withOrg, type CompiledOrg } from './org-state.ts';
-import { withOrgDefaults } from './auto-org.ts';
+import type { CompiledOrg } from './org-state.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { UpstreamChainError } from '../providers/fallback.ts';
 import type { JsonResult } from '../providers/gateway.ts';
@@ -27,7 +26,7 @@ import { chainError } from './chat.ts';
 import { parseChatRequest, type ChatInput } from './chat-validate.ts';
 import { classifyPrompt } from './auto-classify.ts';
 import { priceComparison, priorErrors, rank, recordOutputTokens, type Ranked, type Ranking } from './auto-rank.ts';
-import { expectedErrors, inputTokens, maxTokensOf, parseAutoRequest, prepare, type AutoRequest, type Prepared } from './auto-request.ts';
+import { expectedErrors, inputTokens, maxTokensOf, prepare, withAutoRequest, type AutoRequest, type Prepared } from './auto-request.ts';
 import { appendSession } from './auto-session.ts';
 import { rankFor, rankInput } from './auto-suggest.ts';
 import { catalogOf, isRouterTask, type CatalogEntry, type RouterTask } from './catalog.ts';
@@ -102,8 +101,7 @@ function picked(ranking: Ranking, model: string): Ranked | undefined {
 /** POST /v1/auto/route. */
 export function handleAutoRoute(body: Buffer, engine: Engine, sink: ResponseSink, org?: string): Promise<void> {
   const t0 = performance.now();
-  if (org !== undefined) { const o = parseJsonObject(body); return withOrg(engine, org, (c) => autoRoute(parseAutoRequest(withOrgDefaults(o, c), engine, 'route'), engine, sink, t0, c)); }
-  return autoRoute(parseAutoRequest(parseJsonObject(body), engine, 'route'), engine, sink, t0);
+  return withAutoRequest(body, engine, org, 'route', (req, c) => autoRoute(req, engine, sink, t0, c));
 }
 
 function autoRoute(req: AutoRequest, engine: Engine, sink: ResponseSink, t0: number, org?: CompiledOrg): Promise<void> {

@@ -12,11 +12,10 @@
  * no candidate is a model of the router profile (an image task: the profile
  * knows chat models only), and without a prompt (price-comparison).
  */
-import { withOrg, type CompiledOrg } from './org-state.ts';
-import { withOrgDefaults } from './auto-org.ts';
+import type { CompiledOrg } from './org-state.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { candidatesOf, priceComparison, priorErrors, rank, type Ranked, type Ranking, type RankInput, OPTIMIZATIONS, type Optimization } from './auto-rank.ts';
-import { expectedErrors, inputTokens, maxTokensOf, parseAutoRequest, prepare, type AutoRequest, type Prepared } from './auto-request.ts';
+import { expectedErrors, inputTokens, maxTokensOf, prepare, withAutoRequest, type AutoRequest, type Prepared } from './auto-request.ts';
 import { catalogOf, isRouterTask, type Catalog, type CatalogEntry } from './catalog.ts';
 import type { Engine, Ready } from './engine.ts';
 import { describe, parseJsonObject, rejectUnknownFields, type Json } from './validate.ts';
@@ -67,8 +66,7 @@ function suggestion(x: Ranked, routableOnly: boolean): Record<string, unknown> {
 
 /** POST /v1/auto/suggest. */
 export function handleSuggest(body: Buffer, engine: Engine, org?: string): string | Promise<string> {
-  if (org !== undefined) { const o = parseJsonObject(body); return withOrg(engine, org, (c) => suggest(parseAutoRequest(withOrgDefaults(o, c), engine, 'suggest'), engine, c)); }
-  return suggest(parseAutoRequest(parseJsonObject(body), engine, 'suggest'), engine);
+  return withAutoRequest(body, engine, org, 'suggest', (req, c) => suggest(req, engine, c));
 }
 
 function suggest(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
@@ -94,8 +92,7 @@ function suggest(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | 
 
 /** POST /v1/models/price-comparison: every candidate of the task (`task` default text), ranked. */
 export function handlePriceComparison(body: Buffer, engine: Engine, org?: string): string | Promise<string> {
-  if (org !== undefined) { const o = parseJsonObject(body); return withOrg(engine, org, (c) => compare(parseAutoRequest(withOrgDefaults(o, c), engine, 'compare'), engine, c)); }
-  return compare(parseAutoRequest(parseJsonObject(body), engine, 'compare'), engine);
+  return withAutoRequest(body, engine, org, 'compare', (req, c) => compare(req, engine, c));
 }
 
 function compare(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
