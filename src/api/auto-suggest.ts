@@ -69,24 +69,26 @@ export function handleSuggest(body: Buffer, engine: Engine, org?: string): strin
   return withAutoRequest(body, engine, org, 'suggest', (req, c) => suggest(req, engine, c));
 }
 
-function suggest(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
+/** Classify (and read the session), then rank every candidate: what suggest and price-comparison both answer from. */
+function ranked(req: AutoRequest, engine: Engine, org: CompiledOrg | undefined, f: (prep: Prepared, ranking: Ranking) => string): string | Promise<string> {
   req.org = org;
   const r = engine.require();
-  return then(prepare(engine, req), (prep) => {
-    const q = rankInput(req, prep, false);
-    return then(rankFor(engine, r, req, q).ranking, (ranking) => {
-      const out: Record<string, unknown> = {
-        classification: prep.classification,
-        optimization: req.optimization,
-        lambda: ranking.lambda,
-        suggestions: ranking.ranked.slice(0, req.limit).map((x) => suggestion(x, false)),
-        price_comparison: priceComparison(ranking.ranked),
-        context: { session_prompts: prep.session.prompts, contextual_boost: prep.boost },
-      };
-      // GreatRouter's "input for schema validation": with an explicit model, the input checked against its input schema.
-      if (req.input !== undefined && req.model !== undefined) out.input_validation = validateAgainst(engine, req.model, req.input);
-      return JSON.stringify(out);
-    });
+  return then(prepare(engine, req), (prep) => then(rankFor(engine, r, req, rankInput(req, prep, false)).ranking, (ranking) => f(prep, ranking)));
+}
+
+function suggest(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
+  return ranked(req, engine, org, (prep, ranking) => {
+    const out: Record<string, unknown> = {
+      classification: prep.classification,
+      optimization: req.optimization,
+      lambda: ranking.lambda,
+      suggestions: ranking.ranked.slice(0, req.limit).map((x) => suggestion(x, false)),
+      price_comparison: priceComparison(ranking.ranked),
+      context: { session_prompts: prep.session.prompts, contextual_boost: prep.boost },
+    };
+    // GreatRouter's "input for schema validation": with an explicit model, the input checked against its input schema.
+    if (req.input !== undefined && req.model !== undefined) out.input_validation = validateAgainst(engine, req.model, req.input);
+    return JSON.stringify(out);
   });
 }
 
@@ -96,21 +98,16 @@ export function handlePriceComparison(body: Buffer, engine: Engine, org?: string
 }
 
 function compare(req: AutoRequest, engine: Engine, org?: CompiledOrg): string | Promise<string> {
-  req.org = org;
-  const r = engine.require();
-  return then(prepare(engine, req), (prep) => {
-    const q = rankInput(req, prep, false);
-    return then(rankFor(engine, r, req, q).ranking, (ranking) => JSON.stringify({
-      classification: prep.classification,
-      optimization: req.optimization,
-      lambda: ranking.lambda,
-      suggestions: ranking.ranked.map((x) => ({
-        model_id: x.entry.id, name: x.entry.displayName, provider: x.entry.provider, task_type: x.entry.taskType,
-        cost_tier: x.entry.priceTier, score: x.score, estimated_cost_dollars: x.cost, routable: x.entry.routable,
-      })),
-      price_comparison: priceComparison(ranking.ranked),
-    }));
-  });
+  return ranked(req, engine, org, (prep, ranking) => JSON.stringify({
+    classification: prep.classification,
+    optimization: req.optimization,
+    lambda: ranking.lambda,
+    suggestions: ranking.ranked.map((x) => ({
+      model_id: x.entry.id, name: x.entry.displayName, provider: x.entry.provider, task_type: x.entry.taskType,
+      cost_tier: x.entry.priceTier, score: x.score, estimated_cost_dollars: x.cost, routable: x.entry.routable,
+    })),
+    price_comparison: priceComparison(ranking.ranked),
+  }));
 }
 
 /** Description vectors of a catalog, per loaded profile (the embedder's space), computed on the first recommend and kept. */
