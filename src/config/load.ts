@@ -81,6 +81,7 @@ function fromString(s: Setting, raw: string, cwd: string): unknown {
   const t = raw.trim();
   switch (s.type) {
     case 'string': return t;
+    case 'string?': return t === '' || t === 'off' ? null : t;
     case 'path': return t === '' ? t : resolve(cwd, t);
     case 'integer': return /^-?\d+$/.test(t) ? Number(t) : raw;
     case 'number?': return t === 'profile' || t === 'null' ? null : t !== '' && Number.isFinite(Number(t)) ? Number(t) : raw;

@@ -155,6 +155,43 @@ export interface StateConfig {
     /** Largest cached answer in KiB (a slot); larger answers are not cached. */
     slot_kb: number;
   };
+  /**
+   * Several replicas on one Redis (issue 12; docs/replicas.md). `url` null:
+   * the embedded defaults only (SQLite, shared memory across HTTP threads).
+   */
+  redis: RedisConfig;
+}
+
+export interface RedisConfig {
+  /**
+   * redis://[user:pass@]host:port[/db] or rediss:// (TLS); null = off. Sentinel
+   * and Cluster: `sentinels` / `cluster_nodes` below (the url then gives the
+   * credentials and db only).
+   */
+  url: string | null;
+  /** Every key starts with `<key_prefix>:v<schema>:`; replicas sharing one Redis for separate deployments use different prefixes. */
+  key_prefix: string;
+  /**
+   * Where stored data (responses, sessions, preferences, feedback, configs,
+   * route decisions, activity log) lives with Redis on: "redis" (shared by
+   * every replica) or "sqlite" (each replica's own file; only the caches,
+   * limits, health and config notifications go through Redis).
+   */
+  store: 'redis' | 'sqlite';
+  /** Rate limits when Redis cannot answer: "open" admits (counted per replica meanwhile), "closed" answers 503. */
+  rate_limit_failure: 'open' | 'closed';
+  /** A command not answered in this time fails (the caller degrades; see docs/replicas.md). */
+  command_timeout_ms: number;
+  connect_timeout_ms: number;
+  /** Each replica publishes its model-health counts this often and reads the others' back: the staleness bound. */
+  health_sync_ms: number;
+  /** Activity log stream: at most this many entries (XADD MAXLEN ~). */
+  log_max_len: number;
+  /** Sentinel: [{host, port}] and the master group's name. */
+  sentinels: { host: string; port: number }[];
+  sentinel_name: string | null;
+  /** Cluster: seed nodes [{host, port}]; keys of one family share a hash tag. */
+  cluster_nodes: { host: string; port: number }[];
 }
 
 export interface Timeouts { connect_ms: number; first_byte_ms: number; total_ms: number }
@@ -274,6 +311,11 @@ export function defaults(): Config {
       dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000,
       logs: { enabled: true, retention_days: 30, flush_ms: 250 },
       prompt_cache: { size_mb: 32, slot_kb: 32 },
+      redis: {
+        url: null, key_prefix: 'switchyard', store: 'redis', rate_limit_failure: 'open',
+        command_timeout_ms: 500, connect_timeout_ms: 2_000, health_sync_ms: 1_000, log_max_len: 1_000_000,
+        sentinels: [], sentinel_name: null, cluster_nodes: [],
+      },
     },
     routing: { configs: [], default_config: null, extra_models: [], tiers: { economy: 1, standard: 5 }, sessions: { token_budget: 4_000, max_messages: 200 } },
     tenants: [],
@@ -288,6 +330,11 @@ const HEADERS_SCHEMA = {
   // RFC 9110 token names; values without CR/LF/NUL (no header injection).
   propertyNames: { pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' },
   additionalProperties: { type: 'string', pattern: '^[^\\r\\n\\u0000]*$' },
+} as const;
+
+const HOST_PORT = {
+  type: 'object', additionalProperties: false, required: ['host', 'port'],
+  properties: { host: { type: 'string', minLength: 1 }, port: int(1, 65_535) },
 } as const;
 
 const TIMEOUT_KEYS = {
@@ -450,6 +497,23 @@ export const CONFIG_SCHEMA = {
           additionalProperties: false,
           properties: { size_mb: int(0, 16_384), slot_kb: int(1, 1_024) },
         },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            url: { type: ['string', 'null'], pattern: '^rediss?://' },
+            key_prefix: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+            store: { enum: ['redis', 'sqlite'] },
+            rate_limit_failure: { enum: ['open', 'closed'] },
+            command_timeout_ms: int(1, 60_000),
+            connect_timeout_ms: int(1, 60_000),
+            health_sync_ms: int(50, 60_000),
+            log_max_len: int(1_000, 1_000_000_000),
+            sentinels: { type: 'array', items: HOST_PORT },
+            sentinel_name: { type: ['string', 'null'], minLength: 1 },
+            cluster_nodes: { type: 'array', items: HOST_PORT },
+          },
+        },
       },
     },
     routing: {
@@ -484,7 +548,7 @@ export const CONFIG_SCHEMA = {
 } as const;
 
 /** How a setting is parsed from an env var or flag string. */
-export type SettingType = 'string' | 'integer' | 'number?' | 'path' | 'list';
+export type SettingType = 'string' | 'string?' | 'integer' | 'number?' | 'path' | 'list';
 
 export interface Setting {
   /** Dotted config path. */
@@ -519,6 +583,10 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'limits.input_chars', env: 'SWITCHYARD_INPUT_CHARS', flag: 'input-chars', type: 'integer', help: 'max chars of a prompt / embeddings input' },
   { path: 'limits.embedding_inputs', env: 'SWITCHYARD_EMBEDDING_INPUTS', flag: 'embedding-inputs', type: 'integer', help: 'max inputs per /v1/embeddings call' },
   { path: 'state.dir', env: 'SWITCHYARD_STATE_DIR', flag: 'state-dir', type: 'path', help: 'state directory (SQLite store), created on start' },
+  { path: 'state.redis.url', env: 'SWITCHYARD_REDIS_URL', type: 'string?', help: 'Redis for several replicas (redis:// or rediss://; no flag: the url may hold a password)' },
+  { path: 'state.redis.key_prefix', env: 'SWITCHYARD_REDIS_PREFIX', flag: 'redis-prefix', type: 'string', help: 'prefix of every Redis key' },
+  { path: 'state.redis.store', env: 'SWITCHYARD_REDIS_STORE', flag: 'redis-store', type: 'string', help: 'stored data with Redis on: redis | sqlite' },
+  { path: 'state.redis.rate_limit_failure', env: 'SWITCHYARD_REDIS_RATE_LIMIT_FAILURE', flag: 'redis-rate-limit-failure', type: 'string', help: 'rate limits while Redis is down: open | closed' },
   { path: 'metrics.enabled', env: 'SWITCHYARD_METRICS', flag: 'metrics', type: 'string', help: 'GET /metrics and its counters: on | off' },
   { path: 'state.logs.enabled', env: 'SWITCHYARD_ACTIVITY_LOG', flag: 'activity-log', type: 'string', help: 'activity log of routed requests (GET /v1/org/logs): on | off' },
 ];
