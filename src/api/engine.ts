@@ -38,6 +38,8 @@ import { dispatchFor, routePoolThreads } from '../pool/pool.ts';
 import { createRoutePool, type RoutePool, type SearchResult } from '../pool/route-pool.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { closeActivityLog } from './activity-log.ts';
+import { openRedis, type RedisHandle } from '../store/redis/client.ts';
+import { localBus, redisBus, type Bus } from '../store/bus.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
@@ -124,10 +126,21 @@ export class Engine {
    * committed) in close().
    */
   readonly store: Store;
+  /**
+   * Redis when `state.redis.url` (or Sentinel / Cluster) is set (issue 12;
+   * docs/replicas.md): one connection per Engine (per HTTP thread), shared by
+   * the store, the rate limiter, health sync and the bus. undefined: embedded.
+   */
+  readonly redis: RedisHandle | undefined;
+  /** Notifications to every replica (Redis pub/sub), or to this process only. */
+  readonly bus: Bus;
 
   constructor(readonly config: Readonly<Config>, readonly shared: Readonly<Record<string, SharedArrayBuffer>> = {}, private readonly opts: EngineOptions = {}) {
     const healthBuffer = shared[MODEL_HEALTH_KEY];
     this.gateway = new GatewayRuntime(config.providers, healthBuffer ? { healthBuffer } : {});
+    const rc = config.state.redis;
+    this.redis = rc.url !== null || rc.sentinels.length > 0 || rc.cluster_nodes.length > 0 ? openRedis(rc) : undefined;
+    this.bus = this.redis ? redisBus(this.redis) : localBus();
     this.store = openStore(config);
   }
 
@@ -219,6 +232,8 @@ export class Engine {
     // The activity log's buffered rows go to the store before it closes (activity-log.ts).
     await closeActivityLog(this);
     await this.store.close();
+    await this.bus.close();
+    await this.redis?.close();
     if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
   }
 }
