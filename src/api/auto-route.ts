@@ -17,7 +17,7 @@
  * choices inside `result` (~2 µs for the mock's answer), one session read and
  * one append when session_id is given.
  */
-import type { CompiledOrg } from './org-state.ts';
+import { orgStates, type CompiledOrg } from './org-state.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { UpstreamChainError } from '../providers/fallback.ts';
 import type { JsonResult } from '../providers/gateway.ts';
@@ -32,6 +32,9 @@ import { rankFor, rankInput } from './auto-suggest.ts';
 import { catalogOf, isRouterTask, type CatalogEntry, type RouterTask } from './catalog.ts';
 import type { Engine } from './engine.ts';
 import type { ResponseSink } from './sink.ts';
+import { channels } from '../diagnostics.ts';
+import { logRequest, type RequestMeta } from './activity-log.ts';
+import type { Usage } from '../providers/types.ts';
 import { describe, parseJsonObject, rejectUnknownFields, type Json } from './validate.ts';
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -77,14 +80,32 @@ function requireRanked(ranking: Ranking, task: string, budget: number | undefine
     'budget_dollars', { cheapest_model: c?.entry.id ?? null, cheapest_estimate_dollars: c?.cost ?? null });
 }
 
-async function callGateway(engine: Engine, input: ChatInput, chain: string[], sink: ResponseSink): Promise<JsonResult> {
+/** The request's activity-log row (present when the log is on and the edge passed the request id). */
+interface Log { engine: Engine; meta: RequestMeta; endpoint: string; requested: string | null; t0: number }
+
+function logOf(engine: Engine, endpoint: string, requested: string | null, t0: number, org: string | undefined, requestId: string | undefined): Log | undefined {
+  return org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers ? { engine, meta: { org, requestId }, endpoint, requested, t0 } : undefined;
+}
+
+async function callGateway(engine: Engine, input: ChatInput, chain: string[], sink: ResponseSink, log?: Log): Promise<JsonResult> {
+  const row = (executed: string | null, attempts: readonly { model: string }[], status: number, usage: Usage | null, cost: number | null) => {
+    if (log === undefined) return;
+    logRequest(engine, log.meta, {
+      endpoint: log.endpoint, requested: log.requested, selected: chain[0] ?? null, executed, reason: executed === null ? null : executed === chain[0] ? 'routed' : 'fallback',
+      chain: attempts, cluster: null, usage, costUsd: cost, status, cacheHit: false, t0: log.t0,
+    });
+  };
   try {
     const res = await engine.gateway.gateway.chat(input.request, chain, sink.signal);
     if (res.stream) throw new ApiError('internal_error'); // unreachable: stream is refused in chatInputOf
     if (res.usage) recordOutputTokens(res.model, res.usage.completion_tokens);
+    row(res.model, res.chain, 200, res.usage, res.costUsd);
     return res;
   } catch (e) {
-    if (e instanceof UpstreamChainError) throw chainError(e);
+    if (e instanceof UpstreamChainError) {
+      row(null, e.attempts, e.aborted ? 0 : e.status, null, null);
+      throw chainError(e);
+    }
     throw e;
   }
 }
@@ -99,12 +120,12 @@ function picked(ranking: Ranking, model: string): Ranked | undefined {
 }
 
 /** POST /v1/auto/route. */
-export function handleAutoRoute(body: Buffer, engine: Engine, sink: ResponseSink, org?: string): Promise<void> {
+export function handleAutoRoute(body: Buffer, engine: Engine, sink: ResponseSink, org?: string, requestId?: string): Promise<void> {
   const t0 = performance.now();
-  return withAutoRequest(body, engine, org, 'route', (req, c) => autoRoute(req, engine, sink, t0, c));
+  return withAutoRequest(body, engine, org, 'route', (req, c) => autoRoute(req, engine, sink, t0, c, logOf(engine, '/v1/auto/route', req.model?.name ?? 'auto', t0, org, requestId)));
 }
 
-function autoRoute(req: AutoRequest, engine: Engine, sink: ResponseSink, t0: number, org?: CompiledOrg): Promise<void> {
+function autoRoute(req: AutoRequest, engine: Engine, sink: ResponseSink, t0: number, org?: CompiledOrg, log?: Log): Promise<void> {
   req.org = org;
   const r = engine.require();
   if (req.model !== undefined && !req.model.routable) {
@@ -118,7 +139,7 @@ function autoRoute(req: AutoRequest, engine: Engine, sink: ResponseSink, t0: num
     requireRanked(ranking, prep.classification.task, req.budget, engine);
     const chain = chainOf(engine, ranking.ranked);
     const t2 = performance.now();
-    const res = await callGateway(engine, input, chain, sink);
+    const res = await callGateway(engine, input, chain, sink, log);
     const t3 = performance.now();
     const used = picked(ranking, res.model);
     // Awaited (one writer-thread round trip, sessions only): a client that sends its next prompt after this answer must find this one in the context.
@@ -149,7 +170,7 @@ const EXPLICIT_FIELDS: ReadonlySet<string> = new Set(['query', 'input', 'maxCost
  * models are dropped). Among those, balanced ranking on the input's last user
  * message (else the query), and the gateway call as /v1/auto/route makes it.
  */
-export async function handleModelsRoute(body: Buffer, engine: Engine, sink: ResponseSink): Promise<void> {
+export async function handleModelsRoute(body: Buffer, engine: Engine, sink: ResponseSink, org?: string, requestId?: string): Promise<void> {
   const t0 = performance.now();
   const o = parseJsonObject(body);
   rejectUnknownFields(o, EXPLICIT_FIELDS);
@@ -183,7 +204,9 @@ export async function handleModelsRoute(body: Buffer, engine: Engine, sink: Resp
   const fits = (e: CatalogEntry) => e.routable && (taskType !== undefined ? e.taskType === taskType : e.tasks.includes(task))
     && (caps === undefined || caps.every((c) => e.capabilities.includes(c)))
     && (maxTier === PRICE_TIERS.length - 1 || (e.priceTier !== null && PRICE_TIERS.indexOf(e.priceTier) <= maxTier));
-  const cands = catalogOf(engine).entries.filter(fits);
+  // The organisation's exclusions (issue 11), as /v1/auto/*: never ranked, so never called.
+  const ex = org === undefined ? undefined : (await orgStates(engine).get(org)).excludedModels;
+  const cands = catalogOf(engine).entries.filter((e) => fits(e) && !(ex !== undefined && (ex.has(e.name) || ex.has(e.id))));
   if (cands.length === 0) throw invalid('query', `matches no routable model (task ${taskType ?? task}${caps ? `, capabilities ${caps.join(', ')}` : ''}${o.maxCost ? `, maxCost ${o.maxCost}` : ''})`);
   const idx = r.router.modelIndex;
   const errors = cands.some((e) => idx.has(e.name)) ? await expectedErrors(r, text) : priorErrors(r);
@@ -193,7 +216,7 @@ export async function handleModelsRoute(body: Buffer, engine: Engine, sink: Resp
   }, idx, r.defaultCostWeight);
   const chain = chainOf(engine, ranking.ranked);
   const t1 = performance.now();
-  const res = await callGateway(engine, input, chain, sink);
+  const res = await callGateway(engine, input, chain, sink, logOf(engine, '/v1/models/route', null, t0, org, requestId));
   const t2 = performance.now();
   const used = picked(ranking, res.model);
   sink.send(200, JSON.stringify({

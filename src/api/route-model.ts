@@ -19,13 +19,17 @@
  * limits.input_chars; 401 without a valid key when server.api_keys is set;
  * 404 router_config_not_found.
  */
-import { invalid } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
+import { channels } from '../diagnostics.ts';
 import type { Signals } from '../routing/rules.ts';
 import { describe, parseJsonObject, rejectUnknownFields } from './validate.ts';
 import { compiledOf, registryOf, type ConfigEntry } from './router-config-registry.ts';
 import { DEFAULT_ORG } from '../store/types.ts';
 import { clusterOfText } from './route-cluster.ts';
 import type { Engine } from './engine.ts';
+import { withOrg, type CompiledOrg } from './org-state.ts';
+import { catalogOf } from './catalog.ts';
+import { logRequest, type RequestMeta } from './activity-log.ts';
 
 const FIELDS = new Set(['input', 'configName']);
 
@@ -43,11 +47,40 @@ export function parseRouteModelRequest(body: Buffer, maxChars: number): RouteMod
   return { input, configName: (c as string | null | undefined) ?? undefined };
 }
 
-function answer(e: ConfigEntry, input: string, given: Signals | undefined, t0: number): string {
-  const d = compiledOf(e).evaluate(input, { want: ['complexity', 'tokens'], given });
+/** The rule's model, or (when the organisation excludes it) the replacement its preferences give; null = nothing excluded. */
+interface Choice { model: string; skipped: string[] }
+
+/**
+ * The organisation's preferences on a rule's choice (issue 11; docs/org.md).
+ * A rule names a model, it does not score one: an excluded model (excluded_models,
+ * or a model of excluded_providers) is replaced by the first of the config's
+ * `candidates` that is not excluded, a preferred provider's first (the
+ * preferred-provider bonus, here an order since there are no scores); every
+ * one excluded is 400 model_excluded (as /v1/model-router/invoke's rule
+ * routing answers). default_cost_weight and default_optimization act on
+ * scores, which rule routing has none of: they change nothing here.
+ */
+function choose(e: ConfigEntry, model: string, o: CompiledOrg | undefined, engine: Engine): Choice {
+  if (o === undefined || o.excludedModels.size === 0 || !o.excludedModels.has(model)) return { model, skipped: [] };
+  const chain = [model];
+  for (const m of e.config.candidates ?? []) if (!chain.includes(m)) chain.push(m);
+  const kept = chain.filter((m) => !o.excludedModels.has(m));
+  const skipped = chain.filter((m) => o.excludedModels.has(m));
+  if (kept.length === 0) {
+    throw new ApiError('model_excluded', `Router config ${JSON.stringify(e.config.name)} chose ${JSON.stringify(model)}, and it and every fallback candidate (${chain.join(', ')}) are excluded by this organisation's preferences (excluded_models / excluded_providers).`, 'configName');
+  }
+  const preferred = new Set(o.prefs.preferred_providers);
+  const cat = preferred.size > 0 ? catalogOf(engine) : undefined;
+  const pick = (cat && kept.find((m) => { const p = cat.find(m)?.provider; return p !== undefined && preferred.has(p); })) ?? kept[0];
+  return { model: pick, skipped };
+}
+
+function answer(e: ConfigEntry, engine: Engine, req: RouteModelRequest, given: Signals | undefined, t0: number, o: CompiledOrg | undefined, log: Log | undefined): string {
+  const d = compiledOf(e).evaluate(req.input, { want: ['complexity', 'tokens'], given });
   const m = d.matchedRule;
-  return JSON.stringify({
-    model: d.model,
+  const c = choose(e, d.model, o, engine);
+  const body = JSON.stringify({
+    model: c.model,
     configName: e.config.name,
     complexity: d.signals.complexity,
     matchedRule: m && { index: m.index, name: m.name, priority: m.priority, type: m.type },
@@ -55,24 +88,40 @@ function answer(e: ConfigEntry, input: string, given: Signals | undefined, t0: n
     configId: e.config.id,
     configVersion: e.config.version,
     ...(d.signals.cluster !== undefined ? { cluster: d.signals.cluster } : {}),
+    ...(c.skipped.length > 0 ? { excludedByPreferences: c.skipped } : {}),
     routingMs: Math.round((performance.now() - t0) * 1000) / 1000,
   });
+  if (log !== undefined) {
+    logRequest(engine, log, {
+      endpoint: '/api/v1/route-model', requested: req.configName ?? null, selected: c.model, executed: null, reason: m !== null ? 'rule' : 'default',
+      chain: c.skipped.length > 0 ? [...c.skipped, c.model].map((x) => ({ model: x })) : [], cluster: d.signals.cluster ?? null,
+      usage: null, costUsd: null, status: 200, cacheHit: false, t0,
+    });
+  }
+  return body;
 }
 
-function decide(e: ConfigEntry, engine: Engine, req: RouteModelRequest, t0: number): string | Promise<string> {
-  if (!compiledOf(e).needs.has('cluster')) return answer(e, req.input, undefined, t0);
+type Log = RequestMeta;
+
+function decide(e: ConfigEntry, engine: Engine, req: RouteModelRequest, t0: number, o: CompiledOrg | undefined, log: Log | undefined): string | Promise<string> {
+  if (!compiledOf(e).needs.has('cluster')) return answer(e, engine, req, undefined, t0, o, log);
   const c = clusterOfText(engine, req.input);
-  return typeof c === 'number' ? answer(e, req.input, { cluster: c }, t0) : c.then((k) => answer(e, req.input, { cluster: k }, t0));
+  return typeof c === 'number' ? answer(e, engine, req, { cluster: c }, t0, o, log) : c.then((k) => answer(e, engine, req, { cluster: k }, t0, o, log));
 }
 
 /**
  * The body is parsed synchronously (it may be uWS's buffer); a string answer
  * when everything ran inline. `org`: the caller's organisation; its own
- * configs first, then the default organisation's (router-config-registry.ts).
+ * configs first, then the default organisation's (router-config-registry.ts),
+ * and its preferences (choose()). `requestId`: the activity log's row (only
+ * when the log is on; a refused request, 4xx, is not a row, as on the
+ * gateway endpoints).
  */
-export function handleRouteModel(body: Buffer, engine: Engine, org: string = DEFAULT_ORG): string | Promise<string> {
+export function handleRouteModel(body: Buffer, engine: Engine, org: string = DEFAULT_ORG, requestId?: string): string | Promise<string> {
   const t0 = performance.now();
   const req = parseRouteModelRequest(body, engine.config.limits.input_chars);
+  const log = requestId !== undefined && channels.orgRequest.hasSubscribers ? { org, requestId } : undefined;
   const e = registryOf(engine).resolve(org, req.configName, 'configName');
-  return e instanceof Promise ? e.then((x) => decide(x, engine, req, t0)) : decide(e, engine, req, t0);
+  const withPrefs = (x: ConfigEntry) => withOrg(engine, org, (o) => decide(x, engine, req, t0, o, log));
+  return e instanceof Promise ? e.then(withPrefs) : withPrefs(e) as string | Promise<string>;
 }

@@ -28,6 +28,7 @@ import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type J
 import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
 import type { BinaryReply } from './sink.ts';
 import { PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
+import { logRequest } from './activity-log.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -41,7 +42,13 @@ export interface RouteRequest {
   bias?: Float64Array | null;
   /** The organisation's preferences or feedback change the decision: the shared decision cache (keyed without the org) is skipped. */
   noCache?: boolean;
+  /** Set when the activity log is on: what was decided, for the request's row (filled by decide() or the cache hit). */
+  out?: RouteOutcome;
 }
+
+/** The activity log's view of a /v1/route decision. */
+export interface RouteOutcome { model: string | null; cluster: number | null; hit: boolean }
+
 
 const FIELDS = new Set(['prompt', 'embedding', 'available_models', 'cost_weight']);
 
@@ -157,6 +164,7 @@ function decide<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v: Float32Arr
     if (e instanceof NoCandidateError) throw new ApiError('no_candidate', `None of "available_models" has an error estimate in this prompt's cluster: ${e.message}`, 'available_models');
     throw e;
   }
+  if (req.out !== undefined) { req.out.model = d.model; req.out.cluster = d.clusterId; }
   const body = key !== undefined || f.needsJson ? decisionJson(r, d, req.allowed) : undefined;
   // A copy into shared memory: the body and its concatenation tree die young.
   if (key !== undefined) r.cache.store(body!, key, keyLength);
@@ -180,12 +188,58 @@ function decideAfterSearch<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v:
  * route-msgpack.ts into the same object JSON.parse gives, so one
  * parseRouteRequest checks both; Accept picks the answer's format.
  */
-export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = '', org?: string): string | BinaryReply | Promise<string | BinaryReply> {
+export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = '', org?: string, requestId?: string): string | BinaryReply | Promise<string | BinaryReply> {
+  // The activity log (activity-log.ts): one hasSubscribers check when it is off.
+  if (org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers) return logged(body, engine, contentType, accept, org, requestId);
+  return routeBody(body, engine, contentType, accept, org);
+}
+
+/**
+ * handleRoute with the request's activity-log row: the decision's model and
+ * cluster come back through req.out (no second parse of the answer); the row
+ * is published once the answer is known (a Promise's settlement on the async
+ * paths). Requests refused before routing (a 400, 503 router_not_ready) are
+ * not rows, as on the gateway endpoints; a routing failure (422 no_candidate) is.
+ */
+function logged(body: Buffer, engine: Engine, contentType: string, accept: string, org: string, requestId: string): string | BinaryReply | Promise<string | BinaryReply> {
+  const t0 = performance.now();
+  const out: RouteOutcome = { model: null, cluster: null, hit: false };
+  let routing = false;
+  const row = (status: number) => logRequest(engine, { org, requestId }, {
+    endpoint: '/v1/route', requested: null, selected: out.model, executed: null, reason: out.model === null ? null : 'routed', chain: NO_CHAIN,
+    cluster: out.cluster, usage: null, costUsd: null, status, cacheHit: out.hit, t0,
+  });
+  let res: string | BinaryReply | Promise<string | BinaryReply>;
+  try {
+    res = routeBody(body, engine, contentType, accept, org, out, () => { routing = true; });
+  } catch (e) {
+    if (routing) row(statusOf(e));
+    throw e;
+  }
+  if (!(res instanceof Promise)) { row(200); return res; }
+  return res.then((v) => { row(200); return v; }, (e: unknown) => { if (routing) row(statusOf(e)); throw e; });
+}
+
+const NO_CHAIN: readonly { model: string }[] = [];
+const statusOf = (e: unknown): number => (e instanceof ApiError ? e.status : 500);
+
+/** A cached decision's model and cluster: its JSON starts with r.modelPrefixes[m], `{"selected_model":"<name>","cluster_id":<k>,`. */
+function outcomeOfJson(out: RouteOutcome, json: string): void {
+  const end = json.indexOf(',"cluster_id":', 18);
+  out.hit = true;
+  if (end < 0) return;
+  try { out.model = JSON.parse(json.slice(18, end)) as string; } catch { /* not a decision: leave the model unknown */ }
+  const k = json.indexOf(',', end + 14);
+  out.cluster = Number(json.slice(end + 14, k < 0 ? undefined : k));
+}
+
+function routeBody(body: Buffer, engine: Engine, contentType: string, accept: string, org?: string, out?: RouteOutcome, parsed?: () => void): string | BinaryReply | Promise<string | BinaryReply> {
   const r = engine.require();
   // A msgpack bin embedding may be a view of the body, which uWS detaches when this call returns. Nothing reads it after
   // an await: the route pool gets a copy (poolSearch) and decides from the neighbours alone (Router.routeFrom).
   const o = isMsgpack(contentType) ? parseMsgpackObject(body) : parseJsonObject(body);
   const req = parseRouteRequest(o, r, engine.config.limits.input_chars);
+  if (out !== undefined) { req.out = out; parsed!(); }
   if (org === undefined) return prefersMsgpack(accept) ? routeRequest(MSGPACK_ANSWER, r, req) : routeRequest(JSON_ANSWER, r, req);
   // The organisation's preferences and feedback (org-state.ts): one Map lookup when compiled; nothing changes for an org without any.
   if (req.embedding !== undefined && req.embedding.buffer === body.buffer) req.embedding = req.embedding.slice();
@@ -223,6 +277,7 @@ export function routeRequest<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest):
   if (hit !== undefined) {
     const routingMs = performance.now() - t0;
     if (channels.routeDecision.hasSubscribers) channels.routeDecision.publish({ cacheHit: true, routingMs, embeddingMs: 0 });
+    if (req.out !== undefined) outcomeOfJson(req.out, hit);
     return f.hit(r, hit, routingMs);
   }
   const te = performance.now();

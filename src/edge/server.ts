@@ -69,7 +69,7 @@ export type { RouteDef, RequestContext } from './registry.ts';
 export function routes(health: HealthInfo): readonly RouteDef[] {
   return [
     { method: 'GET', path: '/health', dialect: 'switchyard', auth: false, sink: (q, s) => { const h = handleHealth(q.engine, health); s.send(h.status, h.body); } },
-    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept, q.org) },
+    { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept, q.org, q.requestId) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, promptCache: true, sink: (q, s) => handleChat(q.body, q.engine, s, q) },
     { method: 'POST', path: '/v1/responses', dialect: 'openai', guard: true, sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId, q.org) },
@@ -91,14 +91,14 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'GET', path: '/v1/models/price-tiers', dialect: 'openai', json: (q) => handlePriceTiers(q.engine) },
     { method: 'POST', path: '/v1/models/price-comparison', dialect: 'openai', json: (q) => handlePriceComparison(q.body, q.engine, q.org) },
     { method: 'POST', path: '/v1/models/recommend', dialect: 'openai', json: (q) => handleRecommend(q.body, q.engine) },
-    { method: 'POST', path: '/v1/models/route', dialect: 'openai', guard: true, sink: (q, s) => handleModelsRoute(q.body, q.engine, s) },
+    { method: 'POST', path: '/v1/models/route', dialect: 'openai', guard: true, sink: (q, s) => handleModelsRoute(q.body, q.engine, s, q.org, q.requestId) },
     { method: 'POST', path: '/v1/auto/suggest', dialect: 'openai', json: (q) => handleSuggest(q.body, q.engine, q.org) },
-    { method: 'POST', path: '/v1/auto/route', dialect: 'openai', guard: true, sink: (q, s) => handleAutoRoute(q.body, q.engine, s, q.org) },
+    { method: 'POST', path: '/v1/auto/route', dialect: 'openai', guard: true, sink: (q, s) => handleAutoRoute(q.body, q.engine, s, q.org, q.requestId) },
     { method: 'GET', path: '/v1/catalog/taxonomy', dialect: 'openai', json: (q) => handleTaxonomy(q.engine) },
     { method: 'GET', path: '/v1/catalog/families', dialect: 'openai', json: (q) => handleFamilies(q.query, q.engine) },
     { method: 'GET', path: '/v1/catalog/families/*id', dialect: 'openai', json: (q) => handleFamily(q.params.id, q.engine) },
     // Rule routing (issue 9): 2Signal, Feather, and the router-config admin API (docs/rules-api.md).
-    { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine, q.org) },
+    { method: 'POST', path: '/api/v1/route-model', dialect: 'twosignal', json: (q) => handleRouteModel(q.body, q.engine, q.org, q.requestId) },
     { method: 'POST', path: '/v1/model-router/invoke', dialect: 'feather', guard: true, sink: (q, s) => handleInvoke(q.body, q.engine, s, q.requestId, q.org) },
     { method: 'GET', path: '/v1/route-decisions/:id', dialect: 'feather', json: (q) => handleGetRouteDecision(q.params.id, q.engine, q.org) },
     { method: 'GET', path: '/v1/router-configs', dialect: 'switchyard', json: (q) => handleListConfigs(q.engine, q.org) },
