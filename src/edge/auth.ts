@@ -22,6 +22,7 @@ import { DEFAULT_ORG } from '../store/types.ts';
 import { secrets } from '../providers/redact.ts';
 import { tenantProblems, type GuardrailMode, type RateLimitConfig, type Role, type TenantConfig } from '../config/tenants.ts';
 import type { Config } from '../config/schema.ts';
+import { ApiError } from '../errors.ts';
 
 export interface Caller {
   /** The organisation: every stored row the request reads or writes is scoped by it. */
@@ -29,6 +30,12 @@ export interface Caller {
   /** Which key (never the key): null when the server requires none. */
   readonly keyId: string | null;
   readonly roles: readonly Role[];
+  /**
+   * Whether the caller's organisation defines roles (tenants[].roles or a key's
+   * roles): only then do admin endpoints check them (requireAdmin). false for
+   * server.api_keys and for a server without keys: a single tenant keeps full rights.
+   */
+  readonly rolesDefined: boolean;
   /** Guardrail mode when the request sends no X-GR-Guardrails header. */
   readonly guardrails: GuardrailMode;
   /** Rate-limit budgets this request draws on (indexes into Tenancy.budgets): the organisation's, the key's; -1 = unlimited. */
@@ -51,9 +58,25 @@ export class TenancyError extends Error {
   override name = 'TenancyError';
 }
 
-/** Whether a caller holds a role (admin endpoints: `if (!hasRole(q.caller, 'admin')) throw new ApiError('forbidden')`). */
+/** Whether a caller holds a role. Admin endpoints use requireAdmin, which also lets a single tenant through. */
 export function hasRole(c: Caller, role: Role): boolean {
   return c.roles.includes(role);
+}
+
+/**
+ * The admin check for writes to shared configuration (router configs,
+ * preferences, feedback resets, the router profile): 403 `forbidden` in the
+ * route's error shape when the caller's organisation defines roles and this
+ * key lacks `admin`. An organisation without roles, server.api_keys and a
+ * server without keys keep full rights (one tenant, nothing to separate).
+ * Usable as a registry hook (`hooks: [requireAdmin]`: runs before the body
+ * is read) or called from a handler with the RequestContext.
+ */
+export function requireAdmin(q: { readonly caller: Caller; readonly method?: string; readonly path?: string }): void {
+  const c = q.caller;
+  if (!c.rolesDefined || hasRole(c, 'admin')) return;
+  const what = q.method !== undefined && q.path !== undefined ? `${q.method.toUpperCase()} ${q.path.length > 100 ? `${q.path.slice(0, 100)}...` : q.path}` : 'This endpoint';
+  throw new ApiError('forbidden', `${what} changes shared configuration and needs the admin role; key ${c.keyId ?? '(none)'} of organisation ${c.org} does not have it (tenants[].roles or tenants[].keys[].roles).`);
 }
 
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -66,7 +89,7 @@ export class Tenancy {
   /** undefined when no keys are configured: the edge then skips the check. */
   readonly check: KeyCheck | undefined;
   /** For /health-like routes (auth: false): the default organisation, no key, no budgets. */
-  static readonly PUBLIC: Caller = Object.freeze({ org: DEFAULT_ORG, keyId: null, roles: [], guardrails: 'off', orgBudget: -1, keyBudget: -1 });
+  static readonly PUBLIC: Caller = Object.freeze({ org: DEFAULT_ORG, keyId: null, roles: [], rolesDefined: false, guardrails: 'off', orgBudget: -1, keyBudget: -1 });
   private readonly byDigest = new Map<string, Caller>();
 
   constructor(apiKeys: readonly string[], tenants: readonly TenantConfig[], env: Readonly<Record<string, string | undefined>> = process.env) {
@@ -79,10 +102,12 @@ export class Tenancy {
       if (b === undefined) { b = this.budget(`org:${t.id}`, t.limits); orgBudgets.set(t.id, b); }
       return b;
     };
-    const caller = (t: TenantConfig, keyId: string | null, roles: readonly Role[] | undefined, limits: RateLimitConfig | undefined): Caller => Object.freeze({
+    const definesRoles = (t: TenantConfig) => (t.roles?.length ?? 0) > 0 || (t.keys ?? []).some((k) => (k.roles?.length ?? 0) > 0);
+    const caller = (t: TenantConfig, keyId: string | null, roles: readonly Role[] | undefined, limits: RateLimitConfig | undefined, flat = false): Caller => Object.freeze({
       org: t.id,
       keyId,
       roles: Object.freeze([...new Set([...(t.roles ?? []), ...(roles ?? [])])]),
+      rolesDefined: !flat && definesRoles(t),
       guardrails: t.guardrails ?? 'off',
       orgBudget: orgBudget(t),
       keyBudget: this.budget(`key:${t.id}/${keyId ?? 'anonymous'}`, limits ?? t.key_limits),
@@ -100,7 +125,7 @@ export class Tenancy {
       return secrets.add(v);
     };
 
-    apiKeys.forEach((k, i) => add(hex(k), caller(def, `server.api_keys[${i}]`, undefined, undefined), `server.api_keys[${i}]`));
+    apiKeys.forEach((k, i) => add(hex(k), caller(def, `server.api_keys[${i}]`, undefined, undefined, true), `server.api_keys[${i}]`));
     tenants.forEach((t, i) => {
       (t.keys_env ?? []).forEach((name, j) => add(hex(fromEnv(name, `tenants[${i}].keys_env[${j}]`)), caller(t, `env:${name}`, undefined, undefined), `tenants[${i}].keys_env[${j}]`));
       (t.key_sha256 ?? []).forEach((d, j) => add(d, caller(t, `sha256:${d.slice(0, 12).toLowerCase()}`, undefined, undefined), `tenants[${i}].key_sha256[${j}]`));
@@ -114,7 +139,7 @@ export class Tenancy {
 
     if (this.byDigest.size === 0) {
       this.check = undefined;
-      this.anonymous = caller(def, null, undefined, undefined);
+      this.anonymous = caller(def, null, undefined, undefined, true);
       return;
     }
     this.anonymous = null;
