@@ -52,6 +52,8 @@ export const ERRORS = {
   forbidden: { status: 403, message: 'This API key lacks the role this endpoint needs.' },
   /** Issue 11: the organisation's or the key's requests or tokens per minute are spent; Retry-After and x-ratelimit-* say when (OpenAI's code). */
   rate_limit_exceeded: { status: 429, message: 'Rate limit exceeded; retry after the Retry-After interval.' },
+  /** Issue 12: the rate limits live in Redis, Redis cannot answer, and state.redis.rate_limit_failure is "closed" (fail closed). */
+  rate_limiter_unavailable: { status: 503, message: 'The rate limiter (Redis) is unavailable and the server is configured to fail closed; retry shortly.' },
   /** Issue 11: X-GR-Guardrails: moderate (or the organisation's default) found personal data in the request; `kinds` names what, never the values. */
   pii_detected: { status: 400, message: 'The request contains personal data the guardrail blocks.' },
   /** POST /v1/model-router/invoke: the body does not match Feather's schema (FastAPI's 422; `detail` lists each problem). */

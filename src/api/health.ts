@@ -20,9 +20,17 @@ export interface HealthInfo {
 export function handleHealth(engine: Engine, info: HealthInfo): { status: number; body: string } {
   const r = engine.ready;
   const cfg = engine.config;
+  const redis = redisHealth(engine);
   const body = {
-    status: engine.status === 'ready' ? 'ok' : engine.status,
+    // "degraded": routing is ready but Redis is not (still 200: /v1/route and chat serve; see docs/replicas.md "When Redis fails").
+    status: engine.status === 'ready' ? (redis !== null && redis.status !== 'ready' ? 'degraded' : 'ok') : engine.status,
     profile: r?.profile.manifest.name ?? null,
+    // Issue 13: which profile (the manifest's hash: the same on every replica that loaded the same files), its
+    // version (1 at start, +1 per hot reload; per process), its directory and router kind.
+    profile_id: r?.profileId ?? null,
+    profile_version: r?.generation ?? null,
+    profile_dir: r?.profile.dir ?? null,
+    router: r ? (r.profile.manifest.router?.kind ?? 'clusters') : null,
     k: r?.profile.k ?? null,
     models: r?.profile.models ?? [],
     embedder: r?.embedder.id ?? null,
@@ -40,8 +48,16 @@ export function handleHealth(engine: Engine, info: HealthInfo): { status: number
     threads: info.threads,
     thread: info.thread,
     cache: r ? cacheHealth(r.cache.stats()) : null,
+    // state.redis: this thread's connection (null without Redis).
+    redis,
   };
   return { status: engine.status === 'ready' ? 200 : 503, body: JSON.stringify(body) };
+}
+
+function redisHealth(engine: Engine) {
+  if (engine.redis === undefined) return null;
+  const s = engine.redis.state();
+  return { status: s.status, since: new Date(s.since).toISOString(), reconnects: s.reconnects, last_error: s.lastError };
 }
 
 function cacheHealth(s: ShmCacheStats) {

@@ -16,8 +16,10 @@
  * Why not a BroadcastChannel message per change: it arrives on a later turn
  * of the other thread's loop, so a request that the other thread served right
  * after the admin's 200 could still see the old config; the counter is
- * visible as soon as it is written. What is not covered: another process
- * writing the same state.dir (its counter is its own); that process's changes
+ * visible as soon as it is written. Other replicas (issue 12): with Redis, a
+ * change is announced on the bus and each replica bumps its own counter
+ * (replica-sync.ts). What is not covered: another process writing the same
+ * state.dir without Redis (its counter is its own); that process's changes
  * show up here only after a restart or a change made here.
  *
  * The registry lives beside the Engine (a WeakMap), not in it: it needs only
@@ -28,6 +30,7 @@ import { DEFAULT_ORG, type StoredRouterConfig } from '../store/types.ts';
 import { ApiError } from '../errors.ts';
 import { storeFailure } from './responses-read.ts';
 import type { Engine } from './engine.ts';
+import { announceConfigChange } from './replica-sync.ts';
 
 /** Key of the generation counter in the server's `shared` bag. */
 export const ROUTER_CONFIGS_KEY = 'routerConfigs';
@@ -117,8 +120,14 @@ export class RouterConfigRegistry {
     return v.snap;
   }
 
-  /** After a committed change: every thread (this one included) reloads on its next request. */
+  /** After a committed change: every thread (this one included) reloads on its next request, and every other replica on Redis hears of it (replica-sync.ts). */
   changed(): void {
+    this.invalidate();
+    announceConfigChange(this.engine);
+  }
+
+  /** Every thread of this process reloads on its next request (a change made here, or heard from another replica). */
+  invalidate(): void {
     Atomics.add(this.gen, 0, 1);
   }
 

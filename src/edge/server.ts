@@ -27,7 +27,8 @@ import { Lifecycle } from './exchange.ts';
 import { requireAdmin, Tenancy } from './auth.ts';
 import { scopedResponses } from '../store/scoped.ts';
 import { makeGate } from './admission.ts';
-import { createRateLimitBuffer, RATE_LIMIT_KEY, SharedRateLimiter } from '../store/rate-limit.ts';
+import { createRateLimitBuffer, RATE_LIMIT_KEY } from '../store/rate-limit.ts';
+import { buildLimiter, replicaBuffers, startReplicaSync } from '../api/replica-sync.ts';
 import { metricsBuffers, setupMetrics } from '../metrics/index.ts';
 import { Cors } from './cors.ts';
 import { mountRoutes, type RouteDef } from './registry.ts';
@@ -143,14 +144,15 @@ export function buildApp({ engine, life, config, health }: AppDeps): TemplatedAp
   startActivityLog(engine);
   // Each HTTP thread resolves the same keys (env copied at thread start) and numbers the budgets alike.
   const tenancy = Tenancy.fromConfig(config);
-  // One budget table for every thread (the shared bag); an Engine built without the bag (tests) gets a private one.
-  const limiter = tenancy.budgets.length === 0 ? null
-    : new SharedRateLimiter(engine.shared[RATE_LIMIT_KEY] ?? createRateLimitBuffer(tenancy.budgets.length), tenancy.budgets);
+  // Embedded (shared memory), or Redis with the embedded one as the fail-open fallback (api/replica-sync.ts).
+  const limiter = buildLimiter(engine, tenancy.budgets);
+  // With Redis: model health merged across replicas, router-config changes heard from them (api/replica-sync.ts).
+  const sync = startReplicaSync(engine);
   const table = routes(health);
   // GET /metrics and this thread's counters (src/metrics/); stopped when the server closes.
   const metrics = setupMetrics(config, engine, health.thread, () => table.map((r) => r.path), () => life.inFlight);
   const gate = makeGate(limiter, tenancy.budgets.some((b) => b.tokensPerMinute !== null));
-  metricsStops.set(app, () => { metrics.stop(); gate.stop(); });
+  metricsStops.set(app, () => { metrics.stop(); gate.stop(); sync.stop(); });
   mountRoutes(app, metrics.route === null ? table : [...table, metrics.route], {
     engine, life,
     check: tenancy.check,
@@ -213,6 +215,8 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
   shared[ORG_STATE_KEY] = createOrgStateBuffer();
   // The prompt cache (X-GR-Cache-TTL): one ShmCache for every HTTP thread, state.prompt_cache.size_mb (prompt-cache.ts).
   shared[PROMPT_CACHE_KEY] = createPromptCacheBuffer(config);
+  // Redis counters and the other replicas' model health (issue 12; api/replica-sync.ts).
+  Object.assign(shared, replicaBuffers(config));
   // The JS fallback (node:http underneath) cannot share a port between threads.
   const threads = UWS_NATIVE ? httpThreads(config) : 1;
   // Metrics counters: one region per HTTP thread, labelled from the route table, the profile and the tenants (src/metrics/layout.ts).

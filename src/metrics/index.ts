@@ -17,6 +17,7 @@ import { DEFAULT_ORG } from '../store/types.ts';
 import { createMetricsBuffers, makeSpec, Layout, readSpec, METRICS_KEY, METRICS_LAYOUT_KEY } from './layout.ts';
 import { MetricsRecorder } from './recorder.ts';
 import { CONTENT_TYPE, exposition } from './expose.ts';
+import { redisExposition } from '../store/redis/stats.ts';
 import type { RouteDef } from '../edge/registry.ts';
 import type { Engine } from '../api/engine.ts';
 
@@ -66,7 +67,8 @@ export function setupMetrics(config: Readonly<Config>, engine: Engine, thread: n
     method: 'GET', path: METRICS_PATH, dialect: 'switchyard', auth: !config.metrics.public, limit: false,
     json: async () => {
       recorder.sample();
-      return { contentType: CONTENT_TYPE, body: Buffer.from(await exposition(layout, counters, layout.spec.threads)) };
+      // Redis state and failure counters (issue 12; store/redis/stats.ts) follow the counters: '' without Redis.
+      return { contentType: CONTENT_TYPE, body: Buffer.from((await exposition(layout, counters, layout.spec.threads)) + redisExposition(engine)) };
     },
   };
   return { route, stop: () => recorder.stop() };

@@ -162,10 +162,28 @@ export interface HealthStore {
   capacity?: number;
 }
 
-interface WindowStats { failures: number; successes: number; latSum: number; latN: number; ttfbSum: number; ttfbN: number }
+export interface WindowStats { failures: number; successes: number; latSum: number; latN: number; ttfbSum: number; ttfbN: number }
+
+/** A replica's own window of a model and its breaker (what health sync publishes). */
+export interface LocalHealth extends WindowStats { consecutive: number; openForMs: number }
+
+/** Other replicas' merged counts (health-remote.ts implements it over shared memory). */
+export interface RemoteHealthView {
+  /** Another replica skips the model now, or the merged window trips the failure ratio. */
+  degraded(slot: number, now: number): boolean;
+  /** The view is recent enough to count (not past its staleness bound). */
+  fresh(now: number): boolean;
+  counts(slot: number): WindowStats;
+}
 
 export class HealthTracker {
   readonly opts: HealthOptions;
+  /**
+   * Other replicas' view of the same models (issue 12; health-remote.ts),
+   * merged into isDegraded/allow/entry; undefined without Redis. Slots are
+   * this tracker's (model i of the config is slot i in both).
+   */
+  remote: RemoteHealthView | undefined;
   /** True when the state lives in a buffer passed in (possibly seen by other threads). */
   readonly shared: boolean;
   private readonly slots = new Map<string, number>();
@@ -242,6 +260,8 @@ export class HealthTracker {
   allow(model: string): boolean {
     const s = this.slot(model, false);
     if (s < 0) return true;
+    // Another replica's breaker is open (or the merged window trips): skip, as for an open breaker here. No probe is handed out: the replica that opened it probes.
+    if (this.remote !== undefined && this.remote.degraded(s, this.opts.now())) return false;
     const ints = this.ints, b = s * INTS;
     if (Atomics.load(ints, b + STATE) === S_CLOSED) return true; // the common case: no lock
     const f = s * this.l.floatStride;
@@ -265,6 +285,12 @@ export class HealthTracker {
   isDegraded(model: string): boolean {
     const s = this.slot(model, false);
     if (s < 0) return false;
+    if (this.remote !== undefined && this.remote.degraded(s, this.opts.now())) return true;
+    return this.locallyDegraded(s);
+  }
+
+  /** isDegraded from this process's breaker alone. */
+  private locallyDegraded(s: number): boolean {
     const st = Atomics.load(this.ints, s * INTS + STATE);
     if (st === S_CLOSED) return false;
     const f = s * this.l.floatStride;
@@ -275,7 +301,9 @@ export class HealthTracker {
 
   state(model: string): BreakerState {
     const s = this.slot(model, false);
-    return s < 0 ? 'closed' : STATES[Atomics.load(this.ints, s * INTS + STATE)];
+    if (s < 0) return 'closed';
+    const st = STATES[Atomics.load(this.ints, s * INTS + STATE)];
+    return st === 'closed' && this.remote !== undefined && this.remote.degraded(s, this.opts.now()) ? 'open' : st;
   }
 
   record(model: string, o: Outcome): void {
@@ -336,22 +364,59 @@ export class HealthTracker {
     return w;
   }
 
+  /**
+   * The model's window: this process's outcomes plus, with a remote view,
+   * every other replica's (sums; averages weighted by their counts), and the
+   * breaker state "open" when another replica's breaker is.
+   */
   entry(model: string): HealthEntry {
     const s = this.slot(model, false);
     if (s < 0) return { failures: 0, successes: 0, consecutiveFailures: 0, avgLatencyMs: null, avgTtfbMs: null, state: 'closed' };
     const now = this.opts.now();
+    const w = this.local(s, now);
+    let state = STATES[Atomics.load(this.ints, s * INTS + STATE)];
+    const r = this.remote;
+    if (r !== undefined && r.fresh(now)) {
+      const x = r.counts(s);
+      w.failures += x.failures; w.successes += x.successes;
+      w.latSum += x.latSum; w.latN += x.latN; w.ttfbSum += x.ttfbSum; w.ttfbN += x.ttfbN;
+      if (state === 'closed' && r.degraded(s, now)) state = 'open';
+    }
+    return {
+      failures: w.failures,
+      successes: w.successes,
+      consecutiveFailures: this.ints[s * INTS + CONSEC],
+      avgLatencyMs: w.latN ? w.latSum / w.latN : null,
+      avgTtfbMs: w.ttfbN ? w.ttfbSum / w.ttfbN : null,
+      state,
+    };
+  }
+
+  /** This process's window of one slot (under the slot's lock). */
+  private local(s: number, now: number): WindowStats {
     this.lock(s);
-    try {
-      const w = this.stats(s, now);
-      return {
-        failures: w.failures,
-        successes: w.successes,
-        consecutiveFailures: this.ints[s * INTS + CONSEC],
-        avgLatencyMs: w.latN ? w.latSum / w.latN : null,
-        avgTtfbMs: w.ttfbN ? w.ttfbSum / w.ttfbN : null,
-        state: STATES[this.ints[s * INTS + STATE]],
-      };
-    } finally { this.unlock(s); }
+    try { return this.stats(s, now); } finally { this.unlock(s); }
+  }
+
+  /**
+   * What this replica publishes for a model (health-sync.ts): its own window
+   * only (never the merged one: merging merged views would count a replica's
+   * outcomes again on every hop), its consecutive failures, and how long its
+   * breaker stays open from now (0 when it does not skip the model).
+   */
+  localSummary(model: string): LocalHealth | null {
+    const s = this.slot(model, false);
+    if (s < 0) return null;
+    const now = this.opts.now();
+    const w = this.local(s, now);
+    let openForMs = 0;
+    if (this.locallyDegraded(s)) {
+      const f = s * this.l.floatStride;
+      const st = Atomics.load(this.ints, s * INTS + STATE);
+      openForMs = st === S_OPEN ? this.opts.cooldownMs - (now - this.floats[f + OPENED]) : this.opts.probeTimeoutMs - (now - this.floats[f + PROBE]);
+      openForMs = Math.max(1, Math.round(openForMs));
+    }
+    return { ...w, consecutive: this.ints[s * INTS + CONSEC], openForMs };
   }
 
   latencyPenalty(e: HealthEntry): number {

@@ -34,7 +34,7 @@ import type { Budget } from '../edge/auth.ts';
 export const RATE_LIMIT_KEY = 'rate-limits';
 
 /** 60 s in nanoseconds: the window every budget is per. */
-const WINDOW_NS = 60e9;
+export const WINDOW_NS = 60e9;
 /** Slot 0: the epoch (wall-clock ms) every thread measures time from; slots 1..: two cells per budget (requests, tokens). */
 const HEADER_SLOTS = 1;
 
@@ -83,7 +83,7 @@ export function formatReset(ns: number): string {
   return `${m}m${Number(((ms - m * 60_000) / 1000).toFixed(3))}s`;
 }
 
-interface Cell { slot: number; cost: number; unitNs: number; limit: number; kind: LimitKind; scope: 'organization' | 'key' }
+export interface Cell { slot: number; cost: number; unitNs: number; limit: number; kind: LimitKind; scope: 'organization' | 'key' }
 
 export class SharedRateLimiter implements RateLimiter {
   private readonly tat: BigInt64Array;
@@ -138,14 +138,14 @@ export class SharedRateLimiter implements RateLimiter {
           for (let j = 0; j < i; j++) this.give(cells[j].slot, cells[j].cost * cells[j].unitNs);
           const never = inc > WINDOW_NS;
           const wait = never ? null : Math.max(1, Math.ceil((next - WINDOW_NS - now) / 1e9));
-          const headers = this.headers(cells, cells.map((x, j) => (j === i ? base : Number(Atomics.load(this.tat, x.slot)))), now);
+          const headers = limitHeaders(cells, cells.map((x, j) => (j === i ? base : Number(Atomics.load(this.tat, x.slot)))), now);
           headers.push(['retry-after', String(wait ?? 60)]);
           return { ok: false, headers, limit: c.kind, scope: c.scope, retryAfterS: wait };
         }
         if (Atomics.compareExchange(this.tat, c.slot, cur, BigInt(Math.round(next))) === cur) { after.push(next); break; }
       }
     }
-    return { ok: true, headers: this.headers(cells, after, now) };
+    return { ok: true, headers: limitHeaders(cells, after, now) };
   }
 
   settle(s: LimitSubject, deltaTokens: number): void {
@@ -161,21 +161,25 @@ export class SharedRateLimiter implements RateLimiter {
       if (Atomics.compareExchange(this.tat, slot, cur, BigInt(Math.round(next))) === cur) return;
     }
   }
+}
 
-  /** Per kind, the tightest budget's limit, remaining units and time to full. */
-  private headers(cells: readonly Cell[], tats: readonly number[], now: number): [string, string][] {
-    const out: [string, string][] = [];
-    for (const kind of ['requests', 'tokens'] as const) {
-      let best = -1;
-      let remaining = Infinity;
-      for (let i = 0; i < cells.length; i++) {
-        if (cells[i].kind !== kind) continue;
-        const r = Math.max(0, Math.floor((WINDOW_NS - Math.max(0, tats[i] - now)) / cells[i].unitNs + 1e-9));
-        if (r < remaining) { remaining = r; best = i; }
-      }
-      if (best < 0) continue;
-      out.push([`x-ratelimit-limit-${kind}`, String(cells[best].limit)], [`x-ratelimit-remaining-${kind}`, String(remaining)], [`x-ratelimit-reset-${kind}`, formatReset(tats[best] - now)]);
+/**
+ * Per kind, the tightest budget's limit, remaining units and time to full:
+ * the x-ratelimit-* headers. `tats` and `now` in nanoseconds on any one clock
+ * (the embedded limiter's shared epoch, or Redis TIME for the Redis one).
+ */
+export function limitHeaders(cells: readonly Pick<Cell, 'kind' | 'unitNs' | 'limit'>[], tats: readonly number[], now: number): [string, string][] {
+  const out: [string, string][] = [];
+  for (const kind of ['requests', 'tokens'] as const) {
+    let best = -1;
+    let remaining = Infinity;
+    for (let i = 0; i < cells.length; i++) {
+      if (cells[i].kind !== kind) continue;
+      const r = Math.max(0, Math.floor((WINDOW_NS - Math.max(0, tats[i] - now)) / cells[i].unitNs + 1e-9));
+      if (r < remaining) { remaining = r; best = i; }
     }
-    return out;
+    if (best < 0) continue;
+    out.push([`x-ratelimit-limit-${kind}`, String(cells[best].limit)], [`x-ratelimit-remaining-${kind}`, String(remaining)], [`x-ratelimit-reset-${kind}`, formatReset(tats[best] - now)]);
   }
+  return out;
 }

@@ -211,6 +211,7 @@ const PINNED: Readonly<Record<string, number>> = {
   no_backend: 503,
   shutting_down: 503,
   store_unavailable: 503,
+  rate_limiter_unavailable: 503,
   upstream_timeout: 504,
 };
 
