@@ -183,7 +183,7 @@ function publish(model: string | null, reason: Reason | null, plan: Plan, attemp
 interface ChatLog { engine: Engine; meta: RequestMeta; requested: string }
 
 /** A request with X-GR-Cache-TTL that missed: where its answer goes (prompt-cache.ts). */
-interface CacheCtx { pc: PromptCache; key: Uint8Array; ttl: number }
+interface CacheCtx { pc: PromptCache; key: Uint8Array; ttl: number; org: string }
 const MISS: [string, string] = ['x-cache', 'MISS'];
 
 async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number, log?: ChatLog, cache?: CacheCtx): Promise<void> {
@@ -207,7 +207,7 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
     const h = headersOf(res.model, reason, plan, estimate, res.costUsd);
     if (cache !== undefined) h.push(MISS);
     sink.send(200, withSwitchyard(res.json, switchyard), h);
-    if (cache !== undefined) cache.pc.set(cache.key, { headers: headersOf(res.model, reason, plan, estimate, null), switchyard, body: res.json }, cache.ttl);
+    if (cache !== undefined) cache.pc.set(cache.key, { headers: headersOf(res.model, reason, plan, estimate, null), switchyard, body: res.json }, cache.ttl, cache.org);
     publish(res.model, reason, plan, res.chain, false, 200, res.costUsd, t0, log, res.usage);
     return;
   }
@@ -261,7 +261,7 @@ async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: Res
   const trailer = { model, cost_usd: s.costUsd, usage: s.usage };
   const last = pending + sseComment(`switchyard ${JSON.stringify(trailer)}`) + SSE_DONE;
   sink.end(last);
-  if (recorded !== undefined) cache!.pc.set(cache!.key, { headers: streamHeaders, switchyard: null, body: recorded + last }, cache!.ttl);
+  if (recorded !== undefined) cache!.pc.set(cache!.key, { headers: streamHeaders, switchyard: null, body: recorded + last }, cache!.ttl, cache!.org);
   publish(model, reason, plan, res.chain, true, 200, s.costUsd, t0, log, s.usage);
 }
 
@@ -286,7 +286,6 @@ export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, met
   const t0 = performance.now();
   const o = parseJsonObject(body);
   const input = parseChatRequest(o);
-  const rt = engine.gateway;
   const log = meta === undefined ? undefined : { engine, meta, requested: input.model };
   let cache: CacheCtx | undefined;
   const ttl = meta?.cacheTtl ? cacheTtlOf(meta.cacheTtl) : 0;
@@ -294,12 +293,22 @@ export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, met
     const pc = promptCacheOf(engine);
     if (pc.enabled) {
       const key = pc.key(meta!.org, o);
-      const hit = pc.get(key);
+      const hit = pc.lookup(meta!.org, key);
+      cache = { pc, key, ttl, org: meta!.org };
+      // A local miss with Redis behind it (issue 12): one bounded round trip, a miss on any failure.
+      if (hit instanceof Promise) {
+        const c = cache;
+        return hit.then((h) => (h !== undefined ? replay(h, input, sink, log, t0) : planAndServe(engine, input, sink, t0, log, c)));
+      }
       if (hit !== undefined) return replay(hit, input, sink, log, t0);
-      cache = { pc, key, ttl };
     }
   }
-  const plan = planChat(engine, input, meta?.org);
+  return planAndServe(engine, input, sink, t0, log, cache);
+}
+
+function planAndServe(engine: Engine, input: ChatInput, sink: ResponseSink, t0: number, log: ChatLog | undefined, cache: CacheCtx | undefined): void | Promise<void> {
+  const rt = engine.gateway;
+  const plan = planChat(engine, input, log?.meta.org);
   if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0, log, cache));
   return serve(rt, input, plan, sink, t0, log, cache);
 }

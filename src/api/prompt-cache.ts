@@ -32,6 +32,7 @@ import { createHash } from 'node:crypto';
 import { ShmCache } from '../store/shm-cache.ts';
 import { invalid } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
+import type { RedisHandle } from '../store/redis/client.ts';
 
 export const PROMPT_CACHE_KEY = 'promptCache';
 export const MAX_TTL_S = 3600;
@@ -80,34 +81,113 @@ export interface CachedAnswer {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** The cached bytes: meta JSON (headers, switchyard) on the first line, the body after it (JSON text never holds a raw newline in the meta). */
+function encode(a: CachedAnswer): Uint8Array {
+  return enc.encode(`${JSON.stringify({ h: a.headers, s: a.switchyard })}\n${a.body}`);
+}
+
+function decode(v: Uint8Array): CachedAnswer {
+  const s = dec.decode(v);
+  const nl = s.indexOf('\n');
+  const meta = JSON.parse(s.slice(0, nl)) as { h: [string, string][]; s: Record<string, unknown> | null };
+  return { headers: meta.h, switchyard: meta.s, body: s.slice(nl + 1) };
+}
+
+/**
+ * Level 2 (issue 12): the same answers in Redis, shared by every replica.
+ * Key `<prefix>:v1:pcache:{<org>}:<sha256 hex>` (the organisation in the key
+ * and in the hash: no cross-organisation hit). Value: the expiry as unix ms,
+ * a newline, then the local cache's bytes; SET with PX = the header's TTL, so
+ * Redis drops it when the local copy would expire, and a replica that fills
+ * its local cache from Redis gives the entry only the time it has left.
+ *
+ * Faults: every command is bounded by state.redis.command_timeout_ms (the
+ * client's commandTimeout) and fails at once while disconnected (no offline
+ * queue): a failed or slow GET is a miss, a failed SET is dropped. Never an
+ * error to the client. A hit from Redis costs one round trip on a local miss
+ * only; a local hit never touches the network.
+ */
+export interface PromptCacheL2 {
+  get(org: string, key: Uint8Array): Promise<{ bytes: Uint8Array; expiresAt: number } | undefined>;
+  set(org: string, key: Uint8Array, bytes: Uint8Array, ttlS: number): void;
+}
+
+export function redisL2(redis: RedisHandle): PromptCacheL2 {
+  const k = (org: string, key: Uint8Array) => redis.keys.org('pcache', org, Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex'));
+  const nl = 0x0a;
+  return {
+    get: async (org, key) => {
+      if (redis.state().status !== 'ready') return undefined;
+      try {
+        const v = await redis.client.getBuffer(k(org, key));
+        if (v === null) return undefined;
+        const i = v.indexOf(nl);
+        const expiresAt = Number(v.subarray(0, i).toString('latin1'));
+        if (i < 0 || !(expiresAt > Date.now())) return undefined;
+        return { bytes: v.subarray(i + 1), expiresAt };
+      } catch {
+        return undefined; // down, slow (command timeout), or a reply we cannot read: a miss
+      }
+    },
+    set: (org, key, bytes, ttlS) => {
+      if (redis.state().status !== 'ready') return;
+      const ms = ttlS * 1000;
+      const v = Buffer.concat([Buffer.from(`${Date.now() + ms}\n`, 'latin1'), bytes]);
+      redis.client.set(k(org, key), v, 'PX', ms).catch(() => { /* dropped: the local copy still serves this replica */ });
+    },
+  };
+}
+
 export class PromptCache {
   private readonly cache: ShmCache;
-  constructor(buffer: SharedArrayBuffer) {
+  constructor(buffer: SharedArrayBuffer, private readonly l2?: PromptCacheL2) {
     this.cache = new ShmCache(buffer);
   }
 
   get enabled(): boolean { return this.cache.capacity > 0; }
   /** Largest key + answer a slot holds. */
   get slotBytes(): number { return this.cache.slotBytes; }
+  /** Redis behind the local cache (state.redis set). */
+  get shared(): boolean { return this.l2 !== undefined; }
 
-  key(org: string, body: unknown): Uint8Array {
-    return createHash('sha256').update(org).update('\0').update(canonical(body)).digest();
+  /** `scope` keeps endpoints apart ('' for chat completions, whose keys predate it). */
+  key(org: string, body: unknown, scope = ''): Uint8Array {
+    const h = createHash('sha256').update(org).update('\0');
+    if (scope !== '') h.update(scope).update('\0');
+    return h.update(canonical(body)).digest();
   }
 
+  /** This process's cache only. */
   get(key: Uint8Array): CachedAnswer | undefined {
     const v = this.cache.get(key);
-    if (v === undefined) return undefined;
-    const s = dec.decode(v);
-    // Layout: meta JSON (headers, switchyard) on the first line; the body after it (JSON text never holds a raw newline in the meta).
-    const nl = s.indexOf('\n');
-    const meta = JSON.parse(s.slice(0, nl)) as { h: [string, string][]; s: Record<string, unknown> | null };
-    return { headers: meta.h, switchyard: meta.s, body: s.slice(nl + 1) };
+    return v === undefined ? undefined : decode(v);
   }
 
-  /** false: not stored (larger than a slot, or the cache is off). */
-  set(key: Uint8Array, a: CachedAnswer, ttlS: number): boolean {
-    const bytes = enc.encode(`${JSON.stringify({ h: a.headers, s: a.switchyard })}\n${a.body}`);
-    return this.cache.set(key, bytes, ttlS * 1000);
+  /**
+   * The local cache, then (on a local miss, with Redis configured) Redis: a
+   * Promise only in that case. A Redis hit is copied into the local cache for
+   * the time it has left, so the next identical request here stays local.
+   */
+  lookup(org: string, key: Uint8Array): CachedAnswer | undefined | Promise<CachedAnswer | undefined> {
+    const local = this.get(key);
+    if (local !== undefined || this.l2 === undefined) return local;
+    const k = key.slice();
+    return this.l2.get(org, k).then((r) => {
+      if (r === undefined) return undefined;
+      let a: CachedAnswer;
+      try { a = decode(r.bytes); } catch { return undefined; }
+      const left = r.expiresAt - Date.now();
+      if (left > 0) this.cache.set(k, r.bytes, left);
+      return a;
+    });
+  }
+
+  /** false: not stored (larger than a slot, or the cache is off). Stored in Redis too when configured (same size bound). */
+  set(key: Uint8Array, a: CachedAnswer, ttlS: number, org?: string): boolean {
+    const bytes = encode(a);
+    const ok = this.cache.set(key, bytes, ttlS * 1000);
+    if (ok && this.l2 !== undefined && org !== undefined) this.l2.set(org, key, bytes, ttlS);
+    return ok;
   }
 
   stats() { return this.cache.stats(); }
@@ -115,11 +195,11 @@ export class PromptCache {
 
 const caches = new WeakMap<object, PromptCache>();
 
-/** The Engine's view of the process's cache (its own small buffer when built without the server's shared bag: tests, scripts). */
-export function promptCacheOf(engine: { shared: Readonly<Record<string, SharedArrayBuffer>>; config: Readonly<Config> }): PromptCache {
+/** The Engine's view of the process's cache (its own small buffer when built without the server's shared bag: tests, scripts); Redis behind it when the Engine has one. */
+export function promptCacheOf(engine: { shared: Readonly<Record<string, SharedArrayBuffer>>; config: Readonly<Config>; redis?: RedisHandle }): PromptCache {
   let c = caches.get(engine);
   if (c === undefined) {
-    c = new PromptCache(engine.shared[PROMPT_CACHE_KEY] ?? createPromptCacheBuffer(engine.config));
+    c = new PromptCache(engine.shared[PROMPT_CACHE_KEY] ?? createPromptCacheBuffer(engine.config), engine.redis ? redisL2(engine.redis) : undefined);
     caches.set(engine, c);
   }
   return c;

@@ -28,11 +28,12 @@ import { UpstreamChainError, type AttemptRecord } from '../providers/fallback.ts
 import { channels } from '../diagnostics.ts';
 import { UpstreamError } from '../providers/failure.ts';
 import type { ChatResult, StreamResult } from '../providers/gateway.ts';
-import type { ChatMessage, ChatChunk, Usage } from '../providers/types.ts';
+import type { ChatCompletion, ChatMessage, ChatChunk, Usage } from '../providers/types.ts';
 import { DEFAULT_ORG, StoreError, type ResponseStore, type StoredResponse } from '../store/types.ts';
 import type { Engine } from './engine.ts';
 import type { ResponseSink } from './sink.ts';
-import { parseJsonObject } from './validate.ts';
+import { parseJsonObject, type Json } from './validate.ts';
+import { cacheTtlOf, promptCacheOf, type CachedAnswer, type PromptCache } from './prompt-cache.ts';
 import { routingText, type ChatInput } from './chat-validate.ts';
 import { chainError, headersOf, planChat, reasonOf, type Plan } from './chat.ts';
 import { newId, parseResponsesRequest, type InputItem, type ResponsesInput } from './responses-validate.ts';
@@ -92,7 +93,22 @@ interface Job {
   t0: number;
   /** The caller's organisation (preferences, feedback, activity log: issue 11); undefined = not passed by the edge. */
   org?: string;
+  /** X-GR-Cache-TTL was given (and the cache is on): where this request's answer goes, and where a hit came from. */
+  cache?: ResponsesCache;
 }
+
+/** A request with X-GR-Cache-TTL: its key (scope '/v1/responses') and TTL. */
+interface ResponsesCache { pc: PromptCache; key: Uint8Array; ttl: number; org: string }
+
+/**
+ * What the prompt cache keeps of a response (CachedAnswer.switchyard): the
+ * `switchyard` member, and for a stream its usage. The body is the upstream's
+ * chat completion (JSON) or its chunks (a JSON array of chunk texts): the
+ * answer, not the response object, because a hit is a new response (new id,
+ * new item ids, this request's created_at and metadata) rebuilt from it.
+ */
+interface CachedMeta { sy: Record<string, unknown>; stream: boolean; usage?: Usage | null }
+const MISS: [string, string] = ['x-cache', 'MISS'];
 
 /** `streamUsage`: a streamed answer's usage (from res.finished), which the StreamResult itself does not hold. */
 function publish(job: Job, plan: Plan, id: string | null, res: ChatResult | null, attempts: readonly AttemptRecord[], status: number, cost: number | null, stored: boolean, streamUsage?: Usage | null): void {
@@ -164,7 +180,13 @@ async function serve(job: Job, plan: Plan): Promise<void> {
   };
   const json = JSON.stringify(resp);
   if (job.r.store) await put(job, resp, json).catch((e) => { publish(job, plan, resp.id, res, res.chain, 503, res.costUsd, false); return storeFailure(e); });
-  job.sink.send(200, json, headersOf(res.model, reason, plan, estimate, res.costUsd));
+  const h = headersOf(res.model, reason, plan, estimate, res.costUsd);
+  if (job.cache !== undefined) h.push(MISS);
+  job.sink.send(200, json, h);
+  if (job.cache !== undefined) {
+    const c = job.cache, meta: CachedMeta = { sy: resp.switchyard!, stream: false };
+    c.pc.set(c.key, { headers: headersOf(res.model, reason, plan, estimate, null), switchyard: meta as unknown as Record<string, unknown>, body: res.json }, c.ttl, c.org);
+  }
   publish(job, plan, resp.id, res, res.chain, 200, res.costUsd, job.r.store);
 }
 
@@ -172,8 +194,12 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
   const { sink } = job;
   const chunks = res.chunks;
   const w = new ResponsesEventWriter(shell);
-  sink.openStream(headersOf(res.model, reasonOf(job.chat, plan, res.model), plan, estimate, null));
+  const streamHeaders = headersOf(res.model, reasonOf(job.chat, plan, res.model), plan, estimate, null);
+  sink.openStream(job.cache === undefined ? streamHeaders : [...streamHeaders, MISS]);
   let pending = w.start();
+  // The upstream's chunks as JSON text, for the prompt cache (undefined: not caching, or past a slot's size).
+  let recorded: string[] | undefined = job.cache === undefined ? undefined : [];
+  let recordedBytes = 0;
   try {
     for (;;) {
       const batch = await chunks.nextBatch();
@@ -182,6 +208,12 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
       for (let i = 0; i < batch.length; i++) {
         const c = batch[i];
         pending += w.push(typeof c === 'string' ? JSON.parse(c) as ChatChunk : c);
+        if (recorded !== undefined) {
+          const t = typeof c === 'string' ? c : JSON.stringify(c);
+          recordedBytes += t.length + 3;
+          if (recordedBytes > job.cache!.pc.slotBytes) recorded = undefined;
+          else recorded.push(t);
+        }
       }
       if (chunks.complete) break;
       if (pending !== '') {
@@ -222,7 +254,76 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
     }
   }
   sink.end(pending + w.terminal(resp, json));
+  if (recorded !== undefined) {
+    const c = job.cache!, meta: CachedMeta = { sy: resp.switchyard!, stream: true, usage: s.usage };
+    c.pc.set(c.key, { headers: streamHeaders, switchyard: meta as unknown as Record<string, unknown>, body: JSON.stringify(recorded) }, c.ttl, c.org);
+  }
   publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, job.r.store, s.usage);
+}
+
+/**
+ * A prompt-cache hit: a NEW response (new id and item ids, this request's
+ * created_at, metadata and previous_response_id) built from the cached answer
+ * by the same translation a fresh one goes through, with cost 0 and no
+ * upstream call. With store (the default) it is stored like any response, so
+ * it can be retrieved and continued by its own id; a failed write is 503
+ * store_unavailable (JSON) or response.failed (stream), as for a fresh one.
+ * A streamed request is replayed as a stream of Responses events (one write).
+ */
+async function replay(job: Job, hit: CachedAnswer): Promise<void> {
+  const meta = hit.switchyard as unknown as CachedMeta;
+  const model = String(meta.sy.model);
+  const shell = responseShell(job.r, newId('resp_'), job.createdAt, model);
+  const sy = { ...meta.sy, cost_usd: 0, cache: 'HIT', request_id: job.requestId ?? null };
+  const headers: [string, string][] = [...hit.headers, ['x-switchyard-cost-usd', '0'], ['x-cache', 'HIT']];
+  const { sink } = job;
+  if (!meta.stream) {
+    const completion = JSON.parse(hit.body) as ChatCompletion;
+    const { output, status, details } = outputOf(completion, shell.id);
+    const resp: ResponseObject = { ...shell, status, incomplete_details: details, output, usage: usageOf(completion.usage), switchyard: sy };
+    const json = JSON.stringify(resp);
+    if (job.r.store) await put(job, resp, json).catch((e) => { logHit(job, model, meta, 503); return storeFailure(e); });
+    sink.send(200, json, headers);
+    logHit(job, model, meta, 200);
+    return;
+  }
+  const w = new ResponsesEventWriter(shell);
+  sink.openStream(headers);
+  let out = w.start();
+  for (const c of JSON.parse(hit.body) as string[]) out += w.push(JSON.parse(c) as ChatChunk);
+  out += w.finishItems();
+  const resp = w.response(usageOf(meta.usage ?? null), sy);
+  const json = JSON.stringify(resp);
+  if (job.r.store) {
+    try {
+      await put(job, resp, json);
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      sink.end(out + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', sy, resp.usage));
+      logHit(job, model, meta, 200);
+      return;
+    }
+  }
+  sink.end(out + w.terminal(resp, json));
+  logHit(job, model, meta, 200);
+}
+
+function logHit(job: Job, model: string, meta: CachedMeta, status: number): void {
+  if (job.org === undefined || !channels.orgRequest.hasSubscribers) return;
+  const cluster = meta.sy.cluster_id;
+  logRequest(job.engine, { org: job.org, requestId: job.requestId ?? '' }, {
+    endpoint: '/v1/responses', requested: job.chat.model, selected: model, executed: model, reason: 'cache', chain: [],
+    cluster: typeof cluster === 'number' ? cluster : null, usage: null, costUsd: 0, status, cacheHit: true, t0: job.t0,
+  });
+}
+
+/** The body as the cache key sees it: `store` and `metadata` change what is kept about a response, not the model's answer. */
+function cacheKeyBody(o: Json): Json {
+  if (!('store' in o) && !('metadata' in o)) return o;
+  const k: Json = { ...o };
+  delete k.store;
+  delete k.metadata;
+  return k;
 }
 
 /**
@@ -230,15 +331,32 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
  * valid only during this call); everything after the first await works on
  * copies. `requestId` goes into the switchyard object.
  */
-export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string, org?: string): void | Promise<void> {
+export function handleCreateResponse(body: Buffer, engine: Engine, store: ResponseStore, sink: ResponseSink, requestId?: string, org?: string, cacheTtl = ''): void | Promise<void> {
   const t0 = performance.now();
-  const r = parseResponsesRequest(parseJsonObject(body));
+  const o = parseJsonObject(body);
+  const r = parseResponsesRequest(o);
   const createdAt = Math.floor(Date.now() / 1000);
+  // The prompt cache (X-GR-Cache-TTL; prompt-cache.ts): keyed on (organisation, body without store and metadata).
+  const ttl = cacheTtl === '' ? 0 : cacheTtlOf(cacheTtl);
+  let cache: ResponsesCache | undefined;
+  if (ttl > 0) {
+    const pc = promptCacheOf(engine);
+    const co = org ?? DEFAULT_ORG;
+    if (pc.enabled) cache = { pc, key: pc.key(co, cacheKeyBody(o), '/v1/responses'), ttl, org: co };
+  }
+  const plan = (job: Job): void | Promise<void> => {
+    const p = planChat(engine, job.chat, org);
+    return p instanceof Promise ? p.then((x) => serve(job, x)) : serve(job, p);
+  };
   const go = (chain: ChatMessage[], items: InputItem[]): void | Promise<void> => {
     const job = prepare(r, items, engine, store, sink, requestId, chain, createdAt, t0);
     job.org = org;
-    const plan = planChat(engine, job.chat, org);
-    return plan instanceof Promise ? plan.then((p) => serve(job, p)) : serve(job, plan);
+    if (cache === undefined) return plan(job);
+    // After the chain is read: a continuation of a response that is gone is still a 404, cached or not.
+    job.cache = cache;
+    const hit = cache.pc.lookup(cache.org, cache.key);
+    if (hit instanceof Promise) return hit.then((h) => (h !== undefined ? replay(job, h) : plan(job)));
+    return hit !== undefined ? replay(job, hit) : plan(job);
   };
   const refs = r.input.some((it) => it.type === 'item_reference');
   if (r.previousResponseId === null && !refs) return go([], r.input as InputItem[]);

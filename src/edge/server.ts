@@ -80,7 +80,7 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'POST', path: '/v1/route', dialect: 'switchyard', json: (q) => handleRoute(q.body, q.engine, q.contentType, q.accept, q.org, q.requestId) },
     { method: 'POST', path: '/v1/embeddings', dialect: 'openai', json: (q) => handleEmbeddings(q.body, q.engine) },
     { method: 'POST', path: '/v1/chat/completions', dialect: 'openai', guard: true, promptCache: true, sink: (q, s) => handleChat(q.body, q.engine, s, q) },
-    { method: 'POST', path: '/v1/responses', dialect: 'openai', guard: true, sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId, q.org) },
+    { method: 'POST', path: '/v1/responses', dialect: 'openai', guard: true, promptCache: true, sink: (q, s) => handleCreateResponse(q.body, q.engine, scopedResponses(q.engine.store.responses, q.org), s, q.requestId, q.org, q.cacheTtl) },
     { method: 'GET', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleGetResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org), q.query) },
     { method: 'DELETE', path: '/v1/responses/:id', dialect: 'openai', json: (q) => handleDeleteResponse(q.params.id, scopedResponses(q.engine.store.responses, q.org)) },
     { method: 'GET', path: '/v1/responses/:id/input_items', dialect: 'openai', json: (q) => handleListInputItems(q.params.id, q.query, scopedResponses(q.engine.store.responses, q.org)) },
