@@ -20,6 +20,10 @@ export const CHANNEL_NAMES = {
   profileLoaded: 'switchyard:profile:loaded',
   /** { error } when loading the profile or embedder failed. */
   profileFailed: 'switchyard:profile:failed',
+  /** { profile, profile_id, version, dir, router, k, models, ms, source: 'api' | 'signal' | 'models' | 'bus' } after a hot reload swapped every Engine (src/api/profile-control.ts). */
+  profileReloaded: 'switchyard:profile:reloaded',
+  /** { dir, source, error } when a hot reload was refused (the previous profile stays) or could not be published to the other replicas. */
+  profileReloadFailed: 'switchyard:profile:reload-failed',
   /** { message } at start-up if uWebSockets.js fell back to its JS implementation. */
   uwsFallback: 'switchyard:uws:fallback',
   /** { method, path, route, status, code, ms, aborted, requestId } after every response; status 0 and aborted: true when the client went away first. requestId = the response's x-request-id; route = the matched pattern ('' = no route). */
@@ -68,6 +72,8 @@ export const channels = {
   serverClosed: diagnostics_channel.channel(CHANNEL_NAMES.serverClosed),
   profileLoaded: diagnostics_channel.channel(CHANNEL_NAMES.profileLoaded),
   profileFailed: diagnostics_channel.channel(CHANNEL_NAMES.profileFailed),
+  profileReloaded: diagnostics_channel.channel(CHANNEL_NAMES.profileReloaded),
+  profileReloadFailed: diagnostics_channel.channel(CHANNEL_NAMES.profileReloadFailed),
   uwsFallback: diagnostics_channel.channel(CHANNEL_NAMES.uwsFallback),
   httpResponse: diagnostics_channel.channel(CHANNEL_NAMES.httpResponse),
   routeDecision: diagnostics_channel.channel(CHANNEL_NAMES.routeDecision),

@@ -64,6 +64,10 @@ export const ERRORS = {
   preference_not_found: { status: 404, message: 'This preference is not set.' },
   /** Issue 11: POST /v1/feedback names a request id with no activity-log row of this organisation (unknown, another organisation's, not yet flushed, or past retention). */
   request_not_found: { status: 404, message: 'No routed request with this id is known for this organisation.' },
+  /** Issue 13: POST /v1/router/reload (or the profile an added model produced) was refused: unreadable, invalid tables, another embedder; the message says why, and the previous profile stays in service. */
+  profile_rejected: { status: 422, message: 'The router profile was refused; the previous profile is still in service.' },
+  /** Issue 13: POST /v1/router/models names a model the profile already has. */
+  model_exists: { status: 409, message: 'The router profile already has a model of this name.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -14,6 +14,8 @@ export function attachConsoleLog(write: (line: string) => void = (l) => process.
     [CHANNEL_NAMES.uwsFallback, (m) => write(`switchyard: WARNING ${(m as Msg).message}`)],
     [CHANNEL_NAMES.profileLoaded, (m) => { const x = m as Msg; write(`switchyard: ready: profile ${x.profile} (K=${x.k}, ${x.models} models, embedder ${x.embedder}) in ${Math.round(x.ms)} ms`); }],
     [CHANNEL_NAMES.profileFailed, (m) => write(`switchyard: loading failed: ${((m as Msg).error as Error)?.message ?? String((m as Msg).error)}`)],
+    [CHANNEL_NAMES.profileReloaded, (m) => { const x = m as Msg; write(`switchyard: profile reloaded (${x.source}): ${x.profile} ${x.profile_id} version ${x.version} from ${x.dir} (${x.router}, K=${x.k}, ${(x.models as string[]).length} models) in ${x.ms} ms`); }],
+    [CHANNEL_NAMES.profileReloadFailed, (m) => { const x = m as Msg; write(`switchyard: profile reload (${x.source}) of ${x.dir} refused: ${(x.error as Error)?.message ?? String(x.error)}`); }],
     [CHANNEL_NAMES.serverClosing, (m) => write(`switchyard: shutting down, ${(m as Msg).inFlight} request(s) in flight`)],
     [CHANNEL_NAMES.serverClosed, (m) => { const x = m as Msg; write(`switchyard: closed in ${Math.round(x.ms)} ms${x.drained ? '' : ` (deadline hit, ${x.inFlight} request(s) dropped)`}`); }],
     [CHANNEL_NAMES.httpThreadExit, (m) => {

@@ -54,6 +54,8 @@ const stop = (why: string, code: number) => {
 };
 process.on('SIGTERM', () => stop('SIGTERM', 0));
 process.on('SIGINT', () => stop('SIGINT', 0));
+// Hot reload (issue 13): the configured profile again, on every HTTP thread; a refused one is logged (log.ts) and the old one stays.
+process.on('SIGHUP', () => { if (!stopping) server.reload(undefined, 'signal').catch(() => {}); });
 // HTTP threads crash-looping (log.ts has said which and why): drain the rest, exit 1.
 void server.fatal.then((e) => { process.stderr.write(`switchyard: ${e.message}; shutting down\n`); stop('fatal', 1); });
 

@@ -33,7 +33,7 @@ export function closeEmbedSource(s: EmbedSource): Promise<void> {
   return s.kind === 'sync' ? s.embedder.close() : s.backend.close();
 }
 
-export async function createEmbedSource(config: { embedder: Pick<Config['embedder'], 'kind' | 'dir'> & Partial<Config['embedder']> } & Pick<Config, 'router' | 'workers'>): Promise<EmbedSource> {
+export async function createEmbedSource(config: { embedder: Pick<Config['embedder'], 'kind' | 'dir'> & Partial<Config['embedder']>; router: Pick<Config['router'], 'profile'> & Partial<Config['router']> } & Pick<Config, 'workers'>): Promise<EmbedSource> {
   if (config.embedder.kind === 'native') {
     // The native tables ship inside the profile directory unless pointed elsewhere.
     const embedder = new NativeEmbedder(loadNativeTables(config.embedder.dir ?? config.router.profile));

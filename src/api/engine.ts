@@ -26,8 +26,9 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { checkEmbedder, loadProfile, type Profile } from '../routing/profile.ts';
 import { NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
-import { Router } from '../routing/router.ts';
+import { servedRouter, type ServedRouter } from '../routing/neighbours.ts';
 import { nearestIndexFor, remoteIndex, type NearestIndex } from '../routing/nearest.ts';
+import { createHash } from 'node:crypto';
 import { DECISION_CACHE_KEY, DecisionCache, createDecisionCacheBuffer } from './route-cache.ts';
 import { ApiError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
@@ -40,13 +41,29 @@ import { openStore, type Store } from '../store/index.ts';
 import { closeActivityLog } from './activity-log.ts';
 import { openRedis, type RedisHandle } from '../store/redis/client.ts';
 import { localBus, redisBus, type Bus } from '../store/bus.ts';
+import type { ProfileControl } from './profile-control.ts';
+import { effectiveProfileDir } from './profile-versions.ts';
 
 export type EngineStatus = 'loading' | 'ready' | 'failed';
 
 /** The loaded state; exists only once status is 'ready', so handlers never see a half-built router. */
 export interface Ready {
   readonly profile: Profile;
-  readonly router: Router;
+  /** The cluster router, or the neighbour router for a router.kind "neighbours" profile (same contract: src/routing/neighbours.ts). */
+  readonly router: ServedRouter;
+  /**
+   * Which profile: the first 16 hex of the SHA-256 of its manifest (which
+   * holds every table's sha256), the same on every thread and every replica
+   * that loaded the same files.
+   */
+  readonly profileId: string;
+  /**
+   * 1 for the profile loaded at start, +1 per hot reload (POST
+   * /v1/router/reload, SIGHUP, an added model; src/api/profile-control.ts).
+   * Numbered by the process that loads (the main thread with HTTP threads),
+   * so every thread reports the same; per replica, not across replicas.
+   */
+  readonly generation: number;
   /**
    * Present when dispatchFor says the profile's K searches in the pool: search
    * there (async), then router.routeFrom. Absent: router.route, inline.
@@ -82,6 +99,18 @@ export interface SharedTables {
   readonly native: NativeTables | null;
 }
 
+/** A hot reload's payload for one Engine (src/api/profile-control.ts; posted to each HTTP thread). */
+export interface SwapTables extends SharedTables {
+  readonly generation: number;
+  /**
+   * A fresh decision-cache buffer for the new profile, shared by every thread
+   * (sized for its model names): decisions of the old profile are never
+   * served after the swap. Absent: a private one (an Engine without the
+   * server's shared bag).
+   */
+  readonly cache?: SharedArrayBuffer;
+}
+
 export interface EngineOptions {
   /** HTTP threads in the process, each with its own Engine: they share `workers` for route pools. Default 1. */
   httpThreads?: number;
@@ -112,6 +141,14 @@ export class Engine {
   error: Error | undefined;
   private loading: Promise<void> | undefined;
   private closed = false;
+  /** Readies replaced by a hot reload whose route pool has not been closed yet (closed after RETIRE_MS, or by close()). */
+  private readonly retiring = new Set<Ready>();
+  /**
+   * Hot reload and the models API (src/api/profile-control.ts): set by the
+   * server (edge/server.ts with one HTTP thread, the HTTP thread's proxy to
+   * the main thread with several); undefined in an Engine built by a script.
+   */
+  control: ProfileControl | undefined;
   /**
    * The chat gateway (routes, upstream pools, health): built from config at
    * construction, so explicit-model calls, /v1/models and /v1/model-health
@@ -141,7 +178,7 @@ export class Engine {
     const rc = config.state.redis;
     this.redis = rc.url !== null || rc.sentinels.length > 0 || rc.cluster_nodes.length > 0 ? openRedis(rc) : undefined;
     this.bus = this.redis ? redisBus(this.redis) : localBus();
-    this.store = openStore(config);
+    this.store = openStore(config, undefined, this.redis);
   }
 
   /** Throws 503 router_not_ready unless loaded. The one gate every /v1 handler passes. */
@@ -166,45 +203,27 @@ export class Engine {
   private async doLoad(shared: SharedTables | Promise<SharedTables> | undefined): Promise<void> {
     const t0 = performance.now();
     let source: EmbedSource | undefined;
-    let routePool: RoutePool | undefined;
     try {
       // Profile and native-table loading are synchronous (~50 ms for the default
       // profile); yielding between the steps lets /health probes and the listen
       // callback's callers run in between instead of queueing behind all of it.
       await yieldToLoop();
       const from = await shared;
-      source = from?.native ? { kind: 'sync', embedder: new NativeEmbedder(from.native) } : await createEmbedSource(this.config);
+      // Without tables handed over: router.profile, or the newest version the models API wrote for it (profile-versions.ts).
+      const dir = from ? undefined : effectiveProfileDir(this.config);
+      source = from?.native ? { kind: 'sync', embedder: new NativeEmbedder(from.native) } : await createEmbedSource(dir === undefined ? this.config : { ...this.config, router: { ...this.config.router, profile: dir } });
       await yieldToLoop();
       const embedder = identityOf(source);
       let profile: Profile;
       if (from) {
         checkEmbedder(from.profile.manifest, embedder, join(from.profile.dir ?? '(shared profile)', 'profile.json'));
         profile = from.profile;
-      } else profile = loadProfile(this.config.router.profile, embedder);
-      // Issue 13: a neighbours profile's cluster tables alone would route worse than it was evaluated; refuse it until the handlers serve NeighbourRouter.
-      if (profile.manifest.router?.kind === 'neighbours') throw new Error(`${join(profile.dir ?? '(shared profile)', 'profile.json')}: router.kind "neighbours" is not served by the server yet (src/routing/neighbours.ts is offline only); fit a clusters profile for it`);
-      const httpThreads = this.opts.httpThreads ?? 1;
-      let index: NearestIndex;
-      if (this.opts.serves === false) {
-        // The supervisor of HTTP threads routes nothing: no pool, and no inline index either (HNSW at K=10,000 takes seconds).
-        index = remoteIndex(profile.k, 'the HTTP threads');
-      } else if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k, nearest: this.config.router.nearest, httpThreads }).route === 'pool') {
-        index = remoteIndex(profile.k, 'the route pool');
-        // Each worker builds its own index in parallel, off this thread (HNSW at K=10,000: ~3 s).
-        routePool = await createRoutePool({ centroids: profile.centroids, k: profile.k, dim: profile.dim, threads: routePoolThreads(this.config.workers, httpThreads) });
-      } else index = await nearestIndexFor(profile.centroids, profile.k, profile.dim);
-      const router = new Router(profile, index);
-      if (this.closed) { await routePool?.close(); await closeEmbedSource(source); return; }
-      this.ready = {
-        profile, router, routePool, source, embedder,
-        // An Engine built without the server's shared bag (tests, scripts) gets a private cache.
-        cache: new DecisionCache(this.shared[DECISION_CACHE_KEY] ?? createDecisionCacheBuffer(this.config.router.cache_size, profile.models), profile.models.length),
-        defaultCostWeight: this.config.router.default_cost_weight ?? profile.manifest.default_cost_weight,
-        modelKeys: profile.models.map((m) => `${JSON.stringify(m)}:`),
-        modelPrefixes: profile.models.map((m) => `{"selected_model":${JSON.stringify(m)},"cluster_id":`),
-        scratch: new Float32Array(profile.dim),
-        scoreScratch: new Float64Array(profile.models.length),
-      };
+      } else profile = loadProfile(dir!, embedder);
+      // A thread (re)started after a hot reload adopts the current tables with their generation and cache (threads.ts).
+      const swapped = from as Partial<SwapTables> | undefined;
+      const ready = await this.build(profile, source, swapped?.cache ?? this.shared[DECISION_CACHE_KEY], swapped?.generation ?? 1);
+      if (this.closed) { await ready.routePool?.close(); await closeEmbedSource(source); return; }
+      this.ready = ready;
       this.status = 'ready';
       if (channels.profileLoaded.hasSubscribers) {
         channels.profileLoaded.publish({ profile: profile.manifest.name, k: profile.k, models: profile.models.length, embedder: embedder.id, ms: performance.now() - t0 });
@@ -212,11 +231,76 @@ export class Engine {
     } catch (err) {
       this.status = 'failed';
       this.error = err as Error;
-      if (routePool) await routePool.close().catch(() => {});
       if (source) await closeEmbedSource(source).catch(() => {});
       channels.profileFailed.publish({ error: err });
       throw err;
     }
+  }
+
+  /** A Ready for `profile`: the nearest index (or route pool), the router, the scratch. Closes its own pool if it fails. */
+  private async build(profile: Profile, source: EmbedSource, cacheBuffer: SharedArrayBuffer | undefined, generation: number): Promise<Ready> {
+    const httpThreads = this.opts.httpThreads ?? 1;
+    let index: NearestIndex;
+    let routePool: RoutePool | undefined;
+    if (this.opts.serves === false) {
+      // The supervisor of HTTP threads routes nothing: no pool, and no inline index either (HNSW at K=10,000 takes seconds).
+      index = remoteIndex(profile.k, 'the HTTP threads');
+    } else if (dispatchFor({ embedderKind: this.config.embedder.kind, k: profile.k, nearest: this.config.router.nearest, httpThreads }).route === 'pool') {
+      index = remoteIndex(profile.k, 'the route pool');
+      // Each worker builds its own index in parallel, off this thread (HNSW at K=10,000: ~3 s).
+      routePool = await createRoutePool({ centroids: profile.centroids, k: profile.k, dim: profile.dim, threads: routePoolThreads(this.config.workers, httpThreads) });
+    } else index = await nearestIndexFor(profile.centroids, profile.k, profile.dim);
+    try {
+      const router = servedRouter(profile, index);
+      return {
+        profile, router, routePool, source, embedder: identityOf(source),
+        profileId: profileIdOf(profile), generation,
+        // An Engine built without the server's shared bag (tests, scripts) gets a private cache.
+        cache: new DecisionCache(cacheBuffer ?? createDecisionCacheBuffer(this.config.router.cache_size, profile.models), profile.models.length),
+        defaultCostWeight: this.config.router.default_cost_weight ?? profile.manifest.default_cost_weight,
+        modelKeys: profile.models.map((m) => `${JSON.stringify(m)}:`),
+        modelPrefixes: profile.models.map((m) => `{"selected_model":${JSON.stringify(m)},"cluster_id":`),
+        scratch: new Float32Array(profile.dim),
+        scoreScratch: new Float64Array(profile.models.length),
+      };
+    } catch (e) {
+      await routePool?.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  /**
+   * Hot reload (src/api/profile-control.ts): builds a Ready for the new
+   * tables and makes it the one every new request takes, in one assignment.
+   * A request in flight keeps the Ready it started with (handlers read
+   * engine.require() once), so it finishes on the old profile, its router,
+   * its cache and its route pool; the old pool is closed RETIRE_MS later
+   * (a search started on it after that answers 503 shutting_down: only a
+   * request whose embedding took longer than RETIRE_MS). Same embedder
+   * checks as the start. Throws (and changes nothing) if the Engine is not
+   * ready yet or the tables do not fit the embedder.
+   */
+  async swap(t: SwapTables): Promise<void> {
+    const old = this.ready;
+    if (old === undefined || this.closed) throw new Error('the router has not loaded a profile yet');
+    // Native tables travel with the profile (they live in its directory): a new embedder, sharing the buffers. Otherwise (ONNX, embedder.dir) the same one.
+    const source: EmbedSource = t.native ? { kind: 'sync', embedder: new NativeEmbedder(t.native) } : old.source;
+    const embedder = identityOf(source);
+    checkEmbedder(t.profile.manifest, embedder, join(t.profile.dir ?? '(shared profile)', 'profile.json'));
+    const ready = await this.build(t.profile, source, t.cache, t.generation);
+    if (this.closed) { await ready.routePool?.close(); return; }
+    this.ready = ready;
+    this.retire(old, ready);
+  }
+
+  private retire(old: Ready, now: Ready): void {
+    this.retiring.add(old);
+    const timer = setTimeout(() => {
+      this.retiring.delete(old);
+      void old.routePool?.close().catch(() => {});
+      if (old.source !== now.source) void closeEmbedSource(old.source).catch(() => {});
+    }, RETIRE_MS);
+    timer.unref();
   }
 
   /**
@@ -234,8 +318,18 @@ export class Engine {
     await this.store.close();
     await this.bus.close();
     await this.redis?.close();
+    for (const old of this.retiring) await Promise.all([old.routePool?.close(), old.source === this.ready?.source ? undefined : closeEmbedSource(old.source)]);
+    this.retiring.clear();
     if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
   }
+}
+
+/** How long a replaced profile's route pool stays open for the requests that started on it (Engine.swap). */
+export const RETIRE_MS = 30_000;
+
+/** Ready.profileId: 16 hex of the SHA-256 of the manifest (its `sha256` member pins every table). */
+export function profileIdOf(profile: Profile): string {
+  return createHash('sha256').update(JSON.stringify(profile.manifest)).digest('hex').slice(0, 16);
 }
 
 /**
@@ -244,12 +338,13 @@ export class Engine {
  * this embedder). An ONNX embedder is loaded only to check its identity, then
  * released: it cannot be shared, and config allows one HTTP thread with it.
  */
-export async function loadTables(config: Pick<Config, 'embedder' | 'router' | 'workers'>): Promise<SharedTables> {
-  const source = await createEmbedSource(config);
+export async function loadTables(config: Pick<Config, 'embedder' | 'router' | 'workers' | 'state'>, dir: string = effectiveProfileDir(config)): Promise<SharedTables> {
+  // `dir`: a hot reload's directory (src/api/profile-control.ts); the native embedder's tables come from it too unless embedder.dir says otherwise.
+  const source = await createEmbedSource({ ...config, router: { ...config.router, profile: dir } });
   const e = source.kind === 'sync' ? source.embedder : undefined;
   const native = e instanceof NativeEmbedder ? e.tables : null;
   try {
-    return { profile: loadProfile(config.router.profile, identityOf(source)), native };
+    return { profile: loadProfile(dir, identityOf(source)), native };
   } finally {
     if (!native) await closeEmbedSource(source);
   }

@@ -23,7 +23,8 @@ export function handleModels(query: string, engine: Engine): string {
   const data: Record<string, unknown>[] = filtered ? [] : [{
     id: ROUTER_ALIASES[0], object: 'model', created: rt.created, owned_by: 'switchyard',
     // Models `auto` can pick: configured and in the profile (null until the profile has loaded).
-    switchyard: { aliases: ROUTER_ALIASES, routable: engine.ready ? rt.models.filter((m) => engine.ready!.router.modelIndex.has(m)) : null },
+    // profile_models: every model the router profile scores (an added one included, POST /v1/router/models), configured or not.
+    switchyard: { aliases: ROUTER_ALIASES, routable: engine.ready ? rt.models.filter((m) => engine.ready!.router.modelIndex.has(m)) : null, profile_models: engine.ready ? engine.ready.router.models : null },
   }];
   for (const m of rt.config.models) {
     const e = catalog.byName.get(m.name)!;

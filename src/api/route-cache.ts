@@ -39,6 +39,7 @@ import { join } from 'node:path';
 import { hash } from 'node:crypto';
 import { ShmCache, type ShmCacheStats } from '../store/shm-cache.ts';
 import type { Config } from '../config/schema.ts';
+import { effectiveProfileDir } from './profile-versions.ts';
 
 /** The key of the decision cache's buffer in the `shared` bag every HTTP thread receives. */
 export const DECISION_CACHE_KEY = 'decisionCache';
@@ -94,11 +95,12 @@ export function createDecisionCacheBuffer(capacity: number, models: readonly str
  * Main thread, once, before the profile loads: sized from the model names in
  * the profile's manifest (a small JSON read; the tables load later).
  */
-export function createDecisionCacheFor(config: Pick<Config, 'router'>): SharedArrayBuffer {
+export function createDecisionCacheFor(config: Pick<Config, 'router' | 'state'>): SharedArrayBuffer {
   let models: string[] | undefined;
   if (config.router.cache_size > 0) {
     try {
-      const m = JSON.parse(readFileSync(join(config.router.profile, 'profile.json'), 'utf8'));
+      // The profile the server will load: with models added through the API, their version (profile-versions.ts).
+      const m = JSON.parse(readFileSync(join(effectiveProfileDir(config), 'profile.json'), 'utf8'));
       if (Array.isArray(m.models) && m.models.every((x: any) => typeof x?.name === 'string')) models = m.models.map((x: any) => x.name);
     } catch { /* sized by the fallback; loadProfile reports the real problem */ }
   }

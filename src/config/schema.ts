@@ -64,6 +64,13 @@ export interface Config {
      * (the pool only for K >= ROUTE_POOL_MIN_K with cores to spare).
      */
     nearest: 'auto' | 'inline' | 'pool';
+    /**
+     * Where POST /v1/router/models writes profile versions and current.json
+     * (src/api/profile-versions.ts); null = <state.dir>/profiles. With several
+     * replicas it must be one shared volume (every replica loads the version
+     * one of them wrote).
+     */
+    versions_dir: string | null;
   };
   embedder: {
     kind: 'native' | 'onnx';
@@ -290,7 +297,7 @@ export const DEFAULT_THREADS: number | 'auto' = 'auto';
 export function defaults(): Config {
   return {
     server: { host: '127.0.0.1', port: 8080, body_limit: 1024 * 1024, linger_bytes: 64 * 1024 * 1024, linger_ms: 5_000, shutdown_timeout_ms: 10_000, api_keys: [], threads: DEFAULT_THREADS, cors: { allowed_origins: [] } },
-    router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000, nearest: 'auto' },
+    router: { profile: DEFAULT_PROFILE_DIR, default_cost_weight: null, cache_size: 10_000, nearest: 'auto', versions_dir: null },
     embedder: { kind: 'native', dir: null, batch_max_size: 32, batch_max_wait_ms: 2, aliases: [] },
     // One core stays with the event loop (uWS + inline routing); at least one worker.
     workers: Math.max(1, Math.min(8, availableParallelism() - 1)),
@@ -449,6 +456,7 @@ export const CONFIG_SCHEMA = {
         default_cost_weight: { type: ['number', 'null'], minimum: 0 },
         cache_size: int(0, 10_000_000),
         nearest: { enum: ['auto', 'inline', 'pool'] },
+        versions_dir: { type: ['string', 'null'], minLength: 1 },
       },
     },
     embedder: {
@@ -571,6 +579,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'server.cors.allowed_origins', env: 'SWITCHYARD_CORS_ORIGINS', flag: 'cors-origins', type: 'list', help: 'comma-separated origins allowed by CORS ("*" = any; empty = off)' },
   { path: 'server.threads', env: 'SWITCHYARD_THREADS', flag: 'threads', type: 'integer', help: 'HTTP threads, one uWS App each ("auto" = cores)' },
   { path: 'router.profile', env: 'SWITCHYARD_PROFILE', flag: 'profile', type: 'path', help: 'router profile directory' },
+  { path: 'router.versions_dir', env: 'SWITCHYARD_PROFILE_VERSIONS_DIR', flag: 'profile-versions-dir', type: 'path', help: 'where POST /v1/router/models writes profile versions (default <state.dir>/profiles)' },
   { path: 'router.default_cost_weight', env: 'SWITCHYARD_COST_WEIGHT', flag: 'cost-weight', type: 'number?', help: 'default lambda ("profile" = the profile\'s)' },
   { path: 'router.cache_size', env: 'SWITCHYARD_CACHE_SIZE', flag: 'cache-size', type: 'integer', help: 'decision cache entries (0 = off)' },
   { path: 'router.nearest', env: 'SWITCHYARD_NEAREST', flag: 'nearest', type: 'string', help: 'nearest-centroid search: auto | inline | pool' },

@@ -52,6 +52,8 @@ import { seedRouterConfigs } from '../api/router-config-seed.ts';
 import { handleDeletePreference, handleGetPreferences, handlePutPreference, handleSuggestions } from '../api/preferences.ts';
 import { handleAutoFeedback, handleFeedback, handleListFeedback, handleResetFeedback } from '../api/feedback.ts';
 import { handleOrgLogs } from '../api/org-logs.ts';
+import { handleAddModel, handleReload } from '../api/router-admin.ts';
+import { ProfileOwner, type ReloadResult } from '../api/profile-control.ts';
 import { createOrgStateBuffer, ORG_STATE_KEY } from '../api/org-state.ts';
 import { startActivityLog } from '../api/activity-log.ts';
 import { createPromptCacheBuffer, PROMPT_CACHE_KEY } from '../api/prompt-cache.ts';
@@ -125,6 +127,9 @@ export function routes(health: HealthInfo): readonly RouteDef[] {
     { method: 'DELETE', path: '/v1/feedback', dialect: 'switchyard', hooks: ADMIN, json: (q) => handleResetFeedback(q.engine, q.org, q.query) },
     { method: 'POST', path: '/v1/auto/feedback', dialect: 'openai', limit: false, json: (q) => handleAutoFeedback(q.engine, q.org, q.body) },
     { method: 'GET', path: '/v1/org/logs', dialect: 'openai', json: (q) => handleOrgLogs(q.engine, q.org, q.query) },
+    // Issue 13: hot reload and added models (src/api/router-admin.ts; admin role when the organisation defines roles).
+    { method: 'POST', path: '/v1/router/reload', dialect: 'switchyard', limit: false, hooks: ADMIN, json: (q) => handleReload(q.body, q.engine) },
+    { method: 'POST', path: '/v1/router/models', dialect: 'switchyard', limit: false, hooks: ADMIN, json: (q) => handleAddModel(q.body, q.query, q.contentType, q.engine) },
   ];
 }
 
@@ -192,6 +197,12 @@ export interface Server {
   close(opts?: { timeoutMs?: number }): Promise<{ drained: boolean }>;
   /** Stops listening and drops every connection now (in-flight requests are lost); a close() in progress then finishes at once. */
   drop(): void;
+  /**
+   * Hot reload (SIGHUP in main.ts; POST /v1/router/reload): `dir` or the
+   * configured profile, on every HTTP thread (src/api/profile-control.ts).
+   * Rejects with ApiError profile_rejected (the old profile stays) or router_not_ready.
+   */
+  reload(dir?: string, source?: string): Promise<ReloadResult>;
 }
 
 /**
@@ -223,9 +234,18 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
   Object.assign(shared, metricsBuffers(config, routes({ uwsNative: UWS_NATIVE, startedAt: 0, thread: 0, threads }).map((r) => r.path), threads));
   if (!UWS_NATIVE) channels.uwsFallback.publish({ message: `uWebSockets.js is running its JS fallback, not the native build: expect about half the throughput${httpThreads(config) > 1 ? ', on 1 HTTP thread (server.threads needs the native build)' : ''}` });
   if (threads > 1) return startThreads(config, threads, shared);
-  const server = await serve(config, new Engine(config, shared), { port: config.server.port, exclusive: true, thread: 0, threads: 1 });
+  const engine = new Engine(config, shared);
+  const server = await serve(config, engine, { port: config.server.port, exclusive: true, thread: 0, threads: 1 });
   if (channels.serverListening.hasSubscribers) channels.serverListening.publish({ host: config.server.host, port: server.port, uwsNative: UWS_NATIVE, threads: 1 });
-  return server;
+  // One thread: it owns hot reloads itself (with several, the main thread does: threads.ts).
+  const owner = new ProfileOwner(config, engine, (t) => engine.swap(t));
+  engine.control = owner;
+  return {
+    ...server,
+    load: () => server.load().then(() => owner.listen()),
+    reload: (dir, source) => owner.reload(dir, source),
+    close: (o) => { owner.close(); return server.close(o); },
+  };
 }
 
 export interface ServeOptions {
@@ -295,5 +315,7 @@ export async function serve(config: Readonly<Config>, engine: Engine, opts: Serv
     fatal: new Promise<Error>(() => {}),
     close: (o = {}) => (closing ??= close(o.timeoutMs ?? config.server.shutdown_timeout_ms)),
     drop: () => { life.closing = true; stopListening(); closeApp(app); },
+    // An HTTP thread's control is its proxy to the main thread (http-thread.ts).
+    reload: (dir) => (engine.control ? engine.control.reload(dir) : Promise.reject(new Error('no profile control'))),
   };
 }

@@ -51,7 +51,8 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { uws, UWS_NATIVE, listen } from './uws.ts';
-import { Engine, loadTables, type SharedTables } from '../api/engine.ts';
+import { Engine, loadTables, type SharedTables, type SwapTables } from '../api/engine.ts';
+import { ProfileOwner, toWire } from '../api/profile-control.ts';
 import { channels } from '../diagnostics.ts';
 import type { Config } from '../config/schema.ts';
 import type { Server } from './server.ts';
@@ -97,12 +98,15 @@ class HttpThread {
   /** What killed it: the error its uncaughtException handler sent, or the worker 'error' event's. */
   error: unknown;
   private waiters: { evs: readonly Ev[]; resolve: (m: FromThread) => void; reject: (e: Error) => void }[] = [];
+  /** A handler's call on the profile owner (POST /v1/router/reload, /v1/router/models), set by startThreads. */
+  onControl: ((m: Extract<FromThread, { ev: 'control' }>) => void) | undefined;
 
   constructor(readonly index: number, data: Omit<HttpThreadData, 'index'>) {
     this.worker = new Worker(BOOTSTRAP, { workerData: { ...data, index } satisfies HttpThreadData });
     this.worker.on('message', (m: FromThread) => {
       if (m.ev === 'crashed') { this.error = m.error; return; }
       if (m.ev === 'diag') { channels.internalError.publish(m.message); return; }
+      if (m.ev === 'control') { this.onControl?.(m); return; }
       if (m.ev === 'listening') this.listening = true;
       const i = this.waiters.findIndex((w) => w.evs.includes(m.ev));
       if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
@@ -148,7 +152,8 @@ export async function startThreads(config: Readonly<Config>, count: number, shar
   let port = config.server.port;
   let started = false;
   let closing = false;
-  let tables: SharedTables | undefined;
+  /** What a (re)started thread adopts: the start's tables, then each hot reload's (with its generation and decision cache). */
+  let tables: SharedTables | SwapTables | undefined;
   let loadError: Error | undefined;
   const crashes: number[] = [];
   let giveUp!: (e: Error) => void;
@@ -159,6 +164,10 @@ export async function startThreads(config: Readonly<Config>, count: number, shar
 
   const boot = async (i: number): Promise<HttpThread> => {
     const t = new HttpThread(i, data);
+    t.onControl = (m) => {
+      const p = m.call === 'reload' ? owner.reload(m.dir) : owner.addModel(m.input);
+      p.then((value) => t.post({ op: 'control-reply', id: m.id, ok: true, value }), (e: unknown) => t.post({ op: 'control-reply', id: m.id, ok: false, error: toWire(e) }));
+    };
     slots[i] = t;
     void t.exit.then((code) => onExit(t, code));
     await t.next('booted');
@@ -246,11 +255,29 @@ export async function startThreads(config: Readonly<Config>, count: number, shar
     }
   };
 
+  /**
+   * Hot reload: every live thread swaps, then the main thread's mirror.
+   * `tables` changes first, so a thread restarting meanwhile adopts the new
+   * ones (a thread that is still loading treats the swap as its load).
+   */
+  const swapAll = async (t: SwapTables): Promise<void> => {
+    tables = t;
+    const threads = live();
+    for (const th of threads) th.post({ op: 'swap', tables: t });
+    // A thread that dies meanwhile is restarted with the new tables; only an explicit failure fails the swap.
+    const replies = await Promise.all(threads.map((th) => th.next('swapped', 'swap-failed').catch((): FromThread => ({ ev: 'swapped' }))));
+    const bad = replies.find((m) => m.ev === 'swap-failed');
+    if (bad?.ev === 'swap-failed') throw new Error(`an HTTP thread could not swap to the new profile: ${bad.message}`);
+    await engine.swap(t);
+  };
+  const owner = new ProfileOwner(config, engine, swapAll);
+
   let loading: Promise<void> | undefined;
   let closed: Promise<{ drained: boolean }> | undefined;
   const close = async (timeoutMs: number): Promise<{ drained: boolean }> => {
     const t0 = performance.now();
     closing = true;
+    owner.close();
     channels.serverClosing.publish({ inFlight: sum() });
     const drained = await stopAll(timeoutMs);
     await engine.close();
@@ -265,7 +292,8 @@ export async function startThreads(config: Readonly<Config>, count: number, shar
     uwsNative: UWS_NATIVE,
     threads: count,
     // The main Engine adopts last, so its "ready" (status, the log line, its load time) covers every thread.
-    load: () => (loading ??= engine.load(adopt())),
+    load: () => (loading ??= engine.load(adopt()).then(() => owner.listen())),
+    reload: (dir, source) => owner.reload(dir, source),
     inFlight: sum,
     inFlightPerThread: () => Array.from(inFlight),
     fatal,

@@ -15,13 +15,16 @@
  * routed on its cluster estimates.
  *
  * Search is exact (a scan of N x dim: 2,200 x 384 multiply-adds ~ 0.3 ms on
- * one core). That is fine offline and at RouterBench's size; for a large
- * labelled set it wants the HNSW index in the route pool. The server does not
- * serve this router yet (src/api/engine.ts refuses a neighbours profile with
- * that reason): the route pool, the decision cache and /v1/route's handlers
- * are written against Router.
+ * one core). That is fine offline and at RouterBench's size; a large labelled
+ * set would want the HNSW index in the route pool, as the clusters have: not
+ * built (README "What is not done yet"). The server serves it (issue 13):
+ * the Engine builds one per HTTP thread (`servedRouter`), whose `routeNear`
+ * takes the clusters' neighbours from the route pool when the profile's K
+ * searches there (the prior and cluster_id), and scans the labelled prompts
+ * on the thread.
  */
 import type { Profile } from './profile.ts';
+import type { NearestIndex } from './nearest.ts';
 import { Router, NoCandidateError, selectModel, type Decision, type RouteOptions } from './router.ts';
 
 export class NeighbourRouter {
@@ -29,6 +32,9 @@ export class NeighbourRouter {
   readonly modelIndex: ReadonlyMap<string, number>;
   /** The cluster router: the prior, and cluster_id. */
   readonly clusters: Router;
+  /** The clusters' search: how many nearest clusters a decision reads, and the index (Router's, for the server's handlers). */
+  readonly top: number;
+  readonly index: NearestIndex;
   private readonly k: number;
   private readonly alpha: number;
   private readonly n: number;
@@ -37,11 +43,15 @@ export class NeighbourRouter {
   private readonly nearIds: Int32Array;
   private readonly nearSims: Float64Array;
   private readonly err: Float64Array;
+  private readonly prior: Float64Array;
 
-  constructor(readonly profile: Profile) {
+  /** `index`: the clusters' nearest index (default brute force; the server passes its own, or remoteIndex when the route pool searches). */
+  constructor(readonly profile: Profile, index?: NearestIndex) {
     const spec = profile.manifest.router;
     if (spec?.kind !== 'neighbours' || !profile.points || !profile.labels) throw new Error('NeighbourRouter: the profile is not a neighbours profile (router.kind, points, labels)');
-    this.clusters = new Router(profile);
+    this.clusters = new Router(profile, index);
+    this.top = this.clusters.top;
+    this.index = this.clusters.index;
     this.models = profile.models;
     this.modelIndex = this.clusters.modelIndex;
     this.k = Math.min(spec.k, spec.samples);
@@ -52,6 +62,7 @@ export class NeighbourRouter {
     this.nearIds = new Int32Array(this.k);
     this.nearSims = new Float64Array(this.k);
     this.err = new Float64Array(profile.models.length);
+    this.prior = new Float64Array(profile.models.length);
   }
 
   mask(names: readonly string[]): Uint8Array { return this.clusters.mask(names); }
@@ -79,10 +90,11 @@ export class NeighbourRouter {
    * that gave the prior. Prior: the cluster router's soft estimate (its
    * scores at lambda 0, no mask, no bias), with the caller's errorOverride.
    */
-  estimate(q: Float32Array, opts: RouteOptions = {}, out: Float64Array = this.err): { err: Float64Array; cluster: Decision } {
+  estimate(q: Float32Array, opts: RouteOptions = {}, out: Float64Array = this.err, near?: { ids: Int32Array; sims: Float32Array }): { err: Float64Array; cluster: Decision } {
     const M = this.models.length;
-    // Everything the caller gave the cluster router (an errorOverride, say) except what changes the arithmetic of the prior.
-    const cluster = this.clusters.route(q, { ...opts, costWeight: 0, allowed: undefined, scores: undefined, bias: undefined } as RouteOptions);
+    // Everything the caller gave the cluster router (an organisation's feedback, say) except what changes the arithmetic of the prior.
+    // The prior's scores go to scratch: consumed below, before this returns.
+    const cluster = this.clusters.routeNear(q, near, { ...opts, costWeight: 0, allowed: undefined, scores: this.prior, bias: undefined } as RouteOptions);
     const prior = cluster.scores;
     const got = this.nearest(q);
     const { labels, nearIds, alpha } = this;
@@ -96,8 +108,17 @@ export class NeighbourRouter {
   }
 
   route(embedding: Float32Array, opts: RouteOptions = {}): Decision {
+    return this.routeNear(embedding, undefined, opts);
+  }
+
+  /**
+   * Router.routeNear's contract: `near` = the nearest clusters found elsewhere
+   * (the route pool), undefined = search the clusters here. The labelled
+   * prompts are scanned on this thread either way.
+   */
+  routeNear(embedding: Float32Array, near: { ids: Int32Array; sims: Float32Array } | undefined, opts: RouteOptions = {}): Decision {
     const M = this.models.length;
-    const { err, cluster } = this.estimate(embedding, opts);
+    const { err, cluster } = this.estimate(embedding, opts, this.err, near);
     const lambda = opts.costWeight ?? this.profile.manifest.default_cost_weight;
     const costNorm = this.profile.costNorm;
     const scores = opts.scores ?? new Float64Array(M);
@@ -119,4 +140,15 @@ export interface AnyRouter {
 /** The router a profile asks for (router.kind). */
 export function routerFor(profile: Profile): AnyRouter {
   return profile.manifest.router?.kind === 'neighbours' ? new NeighbourRouter(profile) : new Router(profile);
+}
+
+/**
+ * What the server's handlers use of a router (src/api/engine.ts Ready.router):
+ * both routers, same contract. cluster_id is the nearest centroid with either.
+ */
+export type ServedRouter = Pick<Router, 'profile' | 'models' | 'modelIndex' | 'top' | 'index' | 'mask' | 'route' | 'routeNear'>;
+
+/** The router the Engine serves for a profile, over the clusters' `index` (inline, or remoteIndex when the route pool searches). */
+export function servedRouter(profile: Profile, index: NearestIndex): ServedRouter {
+  return profile.manifest.router?.kind === 'neighbours' ? new NeighbourRouter(profile, index) : new Router(profile, index);
 }

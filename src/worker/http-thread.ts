@@ -19,6 +19,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { serve, type Server } from '../edge/server.ts';
 import { Engine } from '../api/engine.ts';
 import { CHANNEL_NAMES } from '../diagnostics.ts';
+import { fromWire, type AddModelInput, type ProfileControl } from '../api/profile-control.ts';
 import type { FromThread, HttpThreadData, ToThread } from '../edge/thread-protocol.ts';
 
 const data = workerData as HttpThreadData;
@@ -35,6 +36,18 @@ const config = freeze(data.config);
 const engine = new Engine(config, data.shared, { httpThreads: data.threads });
 let served: Server | undefined;
 let closing = false;
+
+// Profile changes are the main thread's (threads.ts): this thread's handlers call it over the port.
+const calls = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+let nextCall = 1;
+function call<T>(m: { call: 'reload'; dir: string | undefined } | { call: 'addModel'; input: AddModelInput }): Promise<T> {
+  const id = nextCall++;
+  return new Promise<T>((resolve, reject) => { calls.set(id, { resolve, reject }); send({ ev: 'control', id, ...m }); });
+}
+engine.control = {
+  reload: (dir) => call({ call: 'reload', dir }),
+  addModel: (input) => call({ call: 'addModel', input }),
+} satisfies ProfileControl;
 
 function send(m: FromThread): void {
   try {
@@ -71,6 +84,17 @@ async function onMessage(m: ToThread): Promise<void> {
     case 'load':
       engine.load(m.tables).then(() => send({ ev: 'loaded' }), (e: Error) => send({ ev: 'load-failed', message: e.message }));
       return;
+    case 'swap':
+      // A thread still loading (restarted meanwhile) adopts the new tables as its first.
+      (engine.ready ? engine.swap(m.tables) : engine.load(m.tables)).then(() => send({ ev: 'swapped' }), (e: Error) => send({ ev: 'swap-failed', message: e.message }));
+      return;
+    case 'control-reply': {
+      const c = calls.get(m.id);
+      calls.delete(m.id);
+      if (m.ok) c?.resolve(m.value);
+      else c?.reject(fromWire(m.error));
+      return;
+    }
     case 'drop':
       served?.drop();
       return;
