@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from './types.ts';
 import type { WriterLink } from './sqlite-link.ts';
-import { flattenLogs } from './sqlite-org-ops.ts';
+import { logBatch } from './sqlite-org-ops.ts';
 import type { ActivityRow, LogQuery, ModelFeedbackRow, ModelUsage, OrgStore, PreferenceRow, StoredActivity, TaskFeedbackRow } from './org-types.ts';
 
 function read<T>(path: string, f: () => T): Promise<T> {
@@ -81,7 +81,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   appendLogs(rows: readonly ActivityRow[]): Promise<void> {
-    return this.link.write({ op: 'log_append', flat: flattenLogs(rows) }) as Promise<void>;
+    return this.link.write({ op: 'log_append', json: logBatch(rows) }) as Promise<void>;
   }
   logs(org: string, q: LogQuery): Promise<StoredActivity[]> {
     return read(this.path, () => this.logsStmt.all(org, q.since ?? 0, q.until ?? Number.MAX_SAFE_INTEGER, q.after ?? 0, q.limit).map(toActivity));

@@ -153,6 +153,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX activity_log_at ON activity_log (at);
     `,
   },
+  {
+    version: 4,
+    name: 'activity log: no index on at',
+    // Each index is one more B-tree insert per logged request on the writer
+    // thread; the (at) one served only the retention purge, which now walks
+    // the oldest rows by seq (sqlite-org-ops.ts). Measured: 4.4 -> 2.9 µs a
+    // row with 50-row inserts (100,000 rows, load ~2).
+    up: `
+      DROP INDEX IF EXISTS activity_log_at;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
