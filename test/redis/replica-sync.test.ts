@@ -144,3 +144,16 @@ test('mergeRemote: the merged window trips the failure ratio when no replica alo
   assert.equal(rh.degraded(0, now + 149), true);
   assert.equal(rh.degraded(0, now + 151), false);
 });
+
+test('one sync leader per process: the first thread leads, renews its heartbeat, is replaced once stale or resigned', () => {
+  const buf = createRemoteHealthBuffer(2);
+  const t1 = new RemoteHealth(buf), t2 = new RemoteHealth(buf);
+  assert.equal(t1.lead(11, 1_000, 300), true);
+  assert.equal(t2.lead(22, 1_100, 300), false, 'a live leader keeps the sync');
+  assert.equal(t1.lead(11, 1_200, 300), true);
+  assert.equal(t2.lead(22, 1_400, 300), false, 'heartbeat renewed at 1,200');
+  assert.equal(t2.lead(22, 1_501, 300), true, 'the leader went quiet: taken over');
+  assert.equal(t1.lead(11, 1_502, 300), false);
+  t2.resign(22);
+  assert.equal(t1.lead(11, 1_503, 300), true, 'a resigned leader is replaced at once');
+});
