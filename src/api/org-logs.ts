@@ -9,7 +9,8 @@
  *   since   inclusive, until exclusive: RFC 3339 / ISO 8601 time or unix
  *           seconds
  *   cursor  the `seq` of the last row already read (JSON's next_cursor; the
- *           CSV's seq column): the page starts after it
+ *           CSV's seq column): the page starts after it. An integer of up
+ *           to 16 digits (the Redis store's seq encodes a stream ID)
  *
  * The read is an index range scan on (org, at) on the calling thread's
  * connection: 10,000 rows is a few ms of this thread's time (measured in the
@@ -78,8 +79,9 @@ export async function handleOrgLogs(engine: Engine, org: string, query: string):
   const since = q.get('since'), until = q.get('until'), cursor = q.get('cursor');
   let after: number | undefined;
   if (cursor !== null) {
-    if (!/^\d{1,15}$/.test(cursor)) throw invalid('cursor', `must be a next_cursor from a previous page, got ${JSON.stringify(cursor.slice(0, 30))}`);
+    // 16 digits: the Redis store's seq is the stream ID as ms x 1000 + n (src/store/redis/log.ts); SQLite's is shorter.
     after = Number(cursor);
+    if (!/^\d{1,16}$/.test(cursor) || !Number.isSafeInteger(after)) throw invalid('cursor', `must be a next_cursor from a previous page, got ${JSON.stringify(cursor.slice(0, 30))}`);
   }
   let rows: StoredActivity[];
   try {

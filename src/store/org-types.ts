@@ -110,4 +110,13 @@ export interface OrgStore {
   usage(org: string, since: number): Promise<ModelUsage[]>;
   /** Deletes log rows older than `before` (unix ms), every organisation: retention. */
   purgeLogs(before: number): Promise<number>;
+
+  /**
+   * A number that changes whenever the organisation's preferences, model
+   * feedback or task feedback change. Present in a store shared by several
+   * replicas (Redis): a replica that may have missed an invalidation checks it
+   * before re-reading (src/api/org-state.ts). Absent in the embedded store
+   * (one process: the shared generation counter sees every change).
+   */
+  generation?(org: string): Promise<number>;
 }
