@@ -1,5 +1,5 @@
 /**
- * npm run bench:replicas [-- --seconds 10 --warmup 3 --connections 48 --wrk-threads 1 --cases route,gateway,rate-limit --local --json FILE]
+ * npm run bench:replicas [-- --seconds 10 --warmup 3 --connections 48 --wrk-threads 1 --threads auto --cases route,gateway,rate-limit --no-local --json FILE]
  *
  * Issue 12's targets: three replicas on one Redis against one embedded
  * replica, on the same machine, at equal total load (wrk, C, its own
@@ -16,16 +16,20 @@
  * state.redis, each its own wrk with a third of the connections, run at the
  * same time; their requests/s add up to the total. Throughput per replica
  * relative to embedded, at equal total load on an equal machine share, is
- * therefore (sum of the three) / embedded: the target is >= 0.9. --local adds
- * three replicas without Redis, to tell the cost of Redis from the cost of
- * splitting one process into three.
+ * therefore (sum of the three) / embedded: the target is >= 0.9. "local x3"
+ * (three replicas without Redis; --no-local skips it) tells the cost of Redis
+ * from the cost of splitting one process into three. --threads sets
+ * server.threads of every replica (default "auto" = the cores): three replicas
+ * of two threads each on a 2-core machine run six HTTP threads on two cores,
+ * so --threads 1 is the fairer split there; the table says which was used.
  *
  * Prints the command, date, uptime, CPU, tables; writes JSON (default
  * bench/results/replicas.json). Run it on a quiet machine for figures: three
  * replicas, Redis, the mock and wrk share the cores.
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../src/fit/options.ts';
 import { freePort } from './lib/procs.ts';
@@ -45,7 +49,7 @@ const { values: v } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' }, connections: { type: 'string', default: '48' },
     'wrk-threads': { type: 'string', default: '1' }, cases: { type: 'string', default: ALL.join(',') },
-    local: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'no-local': { type: 'boolean', default: false }, threads: { type: 'string', default: 'auto' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   },
 });
 if (v.help) { process.stdout.write(`${readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]}*/\n`); process.exit(0); }
@@ -54,7 +58,9 @@ const num = (k: 'seconds' | 'warmup' | 'connections' | 'wrk-threads', min: numbe
   if (!Number.isFinite(x) || x < min) { console.error(`--${k} must be a number >= ${min}`); process.exit(2); }
   return x;
 };
-const cfg = { seconds: num('seconds', 1), warmup: num('warmup', 0), connections: Math.round(num('connections', 3)), wrkThreads: Math.round(num('wrk-threads', 1)) };
+const threads = v.threads === 'auto' ? 'auto' : Number(v.threads);
+if (threads !== 'auto' && !(Number.isInteger(threads) && threads >= 1)) { console.error('--threads must be "auto" or an integer >= 1'); process.exit(2); }
+const cfg = { seconds: num('seconds', 1), warmup: num('warmup', 0), connections: Math.round(num('connections', 3)), wrkThreads: Math.round(num('wrk-threads', 1)), threads };
 const cases = new Set(v.cases!.split(',').map((s) => s.trim()) as Case[]);
 for (const c of cases) if (!ALL.includes(c)) { console.error(`--cases: unknown case "${c}" (known: ${ALL.join(', ')})`); process.exit(2); }
 if (!haveWrk()) { console.error('wrk not found (Debian: apt-get install wrk)'); process.exit(2); }
@@ -65,6 +71,8 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 interface Row { setup: string; case: string; connections: number; replicas: number; rps_total: number; rps_per_replica: number[]; p50_ms: number; p99_ms: number; non2xx: number; errors: number }
 const rows: Row[] = [];
+/** Every replica's state.dir, removed at the end. */
+const stateRoot = mkdtempSync(join(tmpdir(), 'sy-bench-replicas-'));
 
 async function start(n: number, mockUrl: string, redisUrl: string | null, prefix: string): Promise<SwitchyardProc[]> {
   const procs: SwitchyardProc[] = [];
@@ -72,7 +80,7 @@ async function start(n: number, mockUrl: string, redisUrl: string | null, prefix
     const port = await freePort();
     procs.push(await startSwitchyard(port, mockUrl, [], {
       nodeArgs: ['--min-semi-space-size=16'],
-      config: { tenants: TENANTS, state: { dir: `/tmp/sy-bench-replicas-${process.pid}-${prefix}-${i}`, ...(redisUrl ? { redis: { url: redisUrl, key_prefix: prefix } } : {}) } },
+      config: { server: { threads: cfg.threads }, tenants: TENANTS, state: { dir: join(stateRoot, `${prefix}-${i}`), ...(redisUrl ? { redis: { url: redisUrl, key_prefix: prefix } } : {}) } },
       env: KEYS,
     }));
   }
@@ -119,10 +127,10 @@ async function rateLimitCost(setup: string, proc: SwitchyardProc): Promise<void>
 
 const started = new Date();
 console.log(`${commandLine('bench:replicas')}\n${started.toISOString()}  ${uptime()}\n${machine.cpu} x${machine.cores}, ${machine.mem_gib} GiB, ${machine.os}, node ${machine.node}`);
-console.log(`seconds ${cfg.seconds} (warm-up ${cfg.warmup}), connections ${cfg.connections} in total, wrk threads ${cfg.wrkThreads}\n`);
+console.log(`seconds ${cfg.seconds} (warm-up ${cfg.warmup}), connections ${cfg.connections} in total, wrk threads ${cfg.wrkThreads}, server.threads ${cfg.threads} per replica\n`);
 
 let redis: TestRedis | undefined;
-const cleanup = async () => { await stopAll(); await redis?.stop().catch(() => {}); };
+const cleanup = async () => { await stopAll(); await redis?.stop().catch(() => {}); rmSync(stateRoot, { recursive: true, force: true }); };
 process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
 
 try {
@@ -135,7 +143,7 @@ try {
   if (cases.has('rate-limit')) await rateLimitCost('embedded x1', procs[0]);
   await Promise.all(procs.map((p) => p.stop()));
 
-  if (v.local) {
+  if (!v['no-local']) {
     procs = await start(3, mockUrl, null, 'local');
     await suite('local x3', procs);
     await Promise.all(procs.map((p) => p.stop()));
