@@ -14,6 +14,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { startRedis, type TestRedis } from './redis-server.ts';
 import { startReplicas, type ReplicaSet } from './replicas.ts';
 import { startMockUpstream, type MockUpstream } from '../../scripts/mock-upstream.ts';
@@ -147,11 +148,15 @@ test('a model failing on one replica is seen degraded on the others', async () =
 });
 
 test('Redis paused (slow): /v1/route keeps answering while every Redis command waits', async () => {
-  redis.cli('CLIENT', 'PAUSE', '4000', 'ALL');
+  redis.cli('CLIENT', 'PAUSE', '10000', 'ALL');
+  // A client of its own that waits out the pause: still waiting when the requests are done proves they never waited for Redis.
+  const probe = spawn('redis-cli', ['-p', String(redis.port), 'PING'], { stdio: 'ignore' });
+  const probed = new Promise<void>((r) => probe.once('exit', () => r()));
   const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => post(set.replicas[i % 3].base, '/v1/route', { prompt: `slow ${i % 5}` }).then((r) => r.status)));
-  // Still inside the pause (redis-cli PING would block): the requests did not wait for Redis.
   assert.deepEqual([...new Set(statuses)], [200]);
-  await new Promise((r) => setTimeout(r, 4_000));
+  assert.equal(probe.exitCode, null, 'Redis was still paused when every /v1/route had answered');
+  for (const r of set.replicas) assert.equal((await get(r.base, '/health')).status, 200);
+  await probed;
 });
 
 test('Redis killed under load: no crash, no 5xx on /v1/route, chat served; /health degraded; Redis back: reconnected and limits shared again', async () => {
