@@ -61,7 +61,7 @@ export async function handleFeedback(engine: Engine, org: string, body: Buffer):
     throw invalid('request_id', `request ${o.request_id} was not answered by a routed model of the profile (model ${JSON.stringify(model)}, cluster ${row.cluster}): feedback updates per-cluster estimates of routed requests`);
   }
   const cell = await engine.store.org.addModelFeedback(org, row.cluster, model, 1 - score, Date.now()).catch(storeFailure);
-  orgStates(engine).bump();
+  orgStates(engine).bump(org);
   const prior = priorError(r, row.cluster, m);
   return JSON.stringify({
     object: 'feedback', request_id: o.request_id, model, cluster_id: row.cluster, score,
@@ -91,7 +91,7 @@ export async function handleResetFeedback(engine: Engine, org: string, query: st
     if (!/^\d{1,9}$/.test(c)) throw invalid('cluster', `must be a cluster id (a non-negative integer), got ${JSON.stringify(c.slice(0, 50))}`);
   }
   const deleted = await engine.store.org.resetModelFeedback(org, model, cluster).catch(storeFailure);
-  orgStates(engine).bump();
+  orgStates(engine).bump(org);
   return JSON.stringify({ object: 'feedback.reset', organization: org, model: model ?? null, cluster_id: cluster ?? null, deleted });
 }
 
@@ -117,7 +117,7 @@ export async function handleAutoFeedback(engine: Engine, org: string, body: Buff
   }
   const suggestedTask = o.suggested_task === undefined || o.suggested_task === null ? null : task(o.suggested_task, 'suggested_task');
   await engine.store.org.addTaskFeedback(org, { prompt, classifiedTask, correct: o.correct, confidence, suggestedTask, createdAt: Date.now() }).catch(storeFailure);
-  orgStates(engine).bump();
+  orgStates(engine).bump(org);
   const learned = o.correct || suggestedTask !== null;
   return JSON.stringify({ object: 'feedback', stored: true, learned, task: o.correct ? classifiedTask : suggestedTask });
 }

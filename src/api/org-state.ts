@@ -25,6 +25,18 @@
  *
  * Store failure while compiling: the organisation routes as if it had set
  * nothing (safe defaults), and the next request tries again.
+ *
+ * Across replicas (issue 12; the Redis store, where every replica reads the
+ * same preferences and feedback): a write also PUBLISHes the organisation on
+ * the bus (`org-state`); every thread of every other replica that hears it
+ * bumps its process's counter, so its next request recompiles (in effect in
+ * milliseconds). A message can be lost (Redis down at that moment, a
+ * subscriber reconnecting), so a compiled entry is also re-checked every
+ * CHECK_MS: one GET of the organisation's version (OrgStore.generation;
+ * every write INCRs it) and a re-read only when it moved. The check runs
+ * beside the request, which is served from the entry it has: a request never
+ * waits on Redis for it, and while Redis is down the last compiled state
+ * keeps applying.
  */
 import { ApiError } from '../errors.ts';
 import type { Engine, Ready } from './engine.ts';
@@ -33,6 +45,7 @@ import { OPTIMIZATION_LAMBDA, fromRows, safeDefaults, type Known, type Preferenc
 import { MEMORY_DEFAULTS, TaskMemory } from '../routing/task-memory.ts';
 import type { ModelFeedbackRow, TaskFeedbackRow } from '../store/org-types.ts';
 import type { FeedbackEvidence } from '../routing/router.ts';
+import { hostname } from 'node:os';
 
 /** Key of the generation counter in the server's `shared` bag. */
 export const ORG_STATE_KEY = 'orgState';
@@ -51,6 +64,19 @@ export const PREFERRED_BONUS = 0.05;
  * 10: ten answers scored 0 move a 0.2 prior to 0.6.
  */
 export const PRIOR_STRENGTH = 10;
+
+/** Bus topic of organisation-state changes (message: `<replica id>\t<org>`). */
+export const ORG_STATE_TOPIC = 'org-state';
+
+/**
+ * With a store shared by replicas: how old a compiled entry may get before
+ * its version is checked (the bound on staleness when a bus message is lost).
+ * Costs one GET per active organisation per thread per period.
+ */
+export const CHECK_MS = 1_000;
+
+/** This process among the replicas: its own messages are skipped (the shared counter already told every thread). */
+const REPLICA_ID = `${hostname()}:${process.pid}`;
 
 /** How many corrected prompts the task memory is built from (newest first). */
 const MEMORY_ROWS = 2_000;
@@ -143,40 +169,56 @@ function empty(org: string): CompiledOrg {
   return { org, prefs: safeDefaults(), routingEffect: false, allowed: null, bias: null, feedbackEvidence: null, costWeight: undefined, excludedModels: new Set(), memory: null, feedback: [] };
 }
 
+interface Entry {
+  readonly v: CompiledOrg;
+  /** OrgStore.generation when read (0 without one). */
+  readonly version: number;
+  /** Date.now() of the last read or version check. */
+  checkedAt: number;
+  checking: boolean;
+}
+
 /** One per Engine (per HTTP thread). */
 export class OrgStates {
   private readonly gen: Int32Array;
   private seen = -1;
-  private readonly compiled = new Map<string, CompiledOrg>();
+  private readonly compiled = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<CompiledOrg>>();
-  /**
-   * The Ready the entries were compiled against: entries made before the
-   * router was ready (no masks), or for a profile a hot reload replaced
-   * (masks and feedback indexed by its models), are dropped when it changes.
-   */
-  private readyAt: Ready | undefined;
+  /** Set once the router is ready: compiled entries made before (no masks) are dropped then. */
+  private readyAt = false;
+  /** The store is shared with other replicas: listen on the bus and re-check entries (see the header). */
+  private readonly shared: boolean;
 
   constructor(private readonly engine: Engine, buffer: SharedArrayBuffer | undefined) {
     this.gen = new Int32Array(buffer ?? createOrgStateBuffer());
+    this.shared = engine.store.kind === 'redis' && engine.store.org.generation !== undefined;
+    if (this.shared) {
+      engine.bus.subscribe(ORG_STATE_TOPIC, (m) => { if (!m.startsWith(`${REPLICA_ID}\t`)) Atomics.add(this.gen, 0, 1); });
+    }
   }
 
-  /** After a committed write: every thread recompiles on its next request. */
-  bump(): void {
+  /** After a committed write of `org`'s state: every thread recompiles on its next request; other replicas are told. */
+  bump(org: string): void {
     Atomics.add(this.gen, 0, 1);
+    // Best effort: a lost message is caught by the version check within CHECK_MS.
+    if (this.shared) this.engine.bus.publish(ORG_STATE_TOPIC, `${REPLICA_ID}\t${org}`).catch(() => {});
   }
 
   /** The compiled state: synchronously when cached (the common case), else a Promise (a store read and a compile). */
   get(org: string): CompiledOrg | Promise<CompiledOrg> {
     const g = Atomics.load(this.gen, 0);
-    const ready = this.engine.ready;
+    const ready = this.engine.ready !== undefined;
     if (g !== this.seen || ready !== this.readyAt) { this.compiled.clear(); this.pending.clear(); this.seen = g; this.readyAt = ready; }
     const c = this.compiled.get(org);
-    if (c !== undefined) return c;
+    if (c !== undefined) {
+      if (this.shared && !c.checking && Date.now() - c.checkedAt >= CHECK_MS) this.check(org, c);
+      return c.v;
+    }
     let p = this.pending.get(org);
     if (p === undefined) {
       const at = g;
-      p = this.load(org).then(({ v, ok }) => {
-        if (this.seen === at) { if (ok) this.compiled.set(org, v); this.pending.delete(org); }
+      p = this.load(org).then(({ v, ok, version }) => {
+        if (this.seen === at) { if (ok) this.compiled.set(org, { v, version, checkedAt: Date.now(), checking: false }); this.pending.delete(org); }
         return v;
       });
       this.pending.set(org, p);
@@ -184,14 +226,31 @@ export class OrgStates {
     return p;
   }
 
-  private async load(org: string): Promise<{ v: CompiledOrg; ok: boolean }> {
+  /** Beside the request: has the organisation's version moved since `e` was read? Then read and compile again. */
+  private check(org: string, e: Entry): void {
+    e.checking = true;
+    const at = this.seen;
+    const done = () => { e.checking = false; e.checkedAt = Date.now(); };
+    this.engine.store.org.generation!(org).then((version) => {
+      if (this.seen !== at || this.compiled.get(org) !== e) return;
+      if (version === e.version) { done(); return; }
+      return this.load(org).then((r) => {
+        if (r.ok && this.seen === at && this.compiled.get(org) === e) this.compiled.set(org, { v: r.v, version: r.version, checkedAt: Date.now(), checking: false });
+        else done();
+      });
+    }).catch(done);
+  }
+
+  private async load(org: string): Promise<{ v: CompiledOrg; ok: boolean; version: number }> {
     const s = this.engine.store.org;
     try {
+      // The version first: a write landing between it and the rows makes the next check re-read (never the reverse).
+      const version = s.generation ? await s.generation(org) : 0;
       const [prefs, fb, tasks] = await Promise.all([s.preferences(org), s.modelFeedback(org), s.taskFeedback(org, MEMORY_ROWS)]);
-      return { v: compile(this.engine, org, prefs, fb, tasks), ok: true };
+      return { v: compile(this.engine, org, prefs, fb, tasks), ok: true, version };
     } catch {
       // The store failed: route as if nothing was set; not cached, so the next request tries again.
-      return { v: empty(org), ok: false };
+      return { v: empty(org), ok: false, version: 0 };
     }
   }
 }

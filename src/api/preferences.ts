@@ -54,7 +54,7 @@ export async function handlePutPreference(engine: Engine, org: string, rawKey: s
   const value = checkPreference(key, o.value, knownOf(engine));
   const at = Date.now();
   await engine.store.org.setPreference(org, key, JSON.stringify(value), at).catch(storeFailure);
-  orgStates(engine).bump();
+  orgStates(engine).bump(org);
   return JSON.stringify({ object: 'preference', key, value, updated_at: at });
 }
 
@@ -62,7 +62,7 @@ export async function handleDeletePreference(engine: Engine, org: string, rawKey
   const key = keyOf(rawKey);
   const gone = await engine.store.org.deletePreference(org, key).catch(storeFailure);
   if (!gone) throw new ApiError('preference_not_found', `The preference ${key} is not set for this organisation.`, 'key');
-  orgStates(engine).bump();
+  orgStates(engine).bump(org);
   return JSON.stringify({ object: 'preference', key, deleted: true, value: (safeDefaults() as unknown as Record<string, unknown>)[key] });
 }
 

@@ -48,7 +48,8 @@ import { handleRouteModel } from '../api/route-model.ts';
 import { handleGetRouteDecision, handleInvoke } from '../api/invoke.ts';
 import { handleCreateConfig, handleDeleteConfig, handleGetConfig, handleListConfigs, handlePatchConfig, handleReplaceConfig } from '../api/router-configs.ts';
 import { createRouterConfigsBuffer, ROUTER_CONFIGS_KEY } from '../api/router-config-registry.ts';
-import { seedRouterConfigs } from '../api/router-config-seed.ts';
+import { seedRouterConfigs, seedRouterConfigsRedis } from '../api/router-config-seed.ts';
+import { usesRedisStore } from '../store/index.ts';
 import { handleDeletePreference, handleGetPreferences, handlePutPreference, handleSuggestions } from '../api/preferences.ts';
 import { handleAutoFeedback, handleFeedback, handleListFeedback, handleResetFeedback } from '../api/feedback.ts';
 import { handleOrgLogs } from '../api/org-logs.ts';
@@ -221,7 +222,8 @@ export async function startServer(config: Readonly<Config>): Promise<Server> {
   // Rate-limit state (src/store/rate-limit.ts): one GCRA cell pair per budget, shared so a limit holds across threads.
   if (budgets > 0) shared[RATE_LIMIT_KEY] = createRateLimitBuffer(budgets);
   // YAML router configs into the store, once, before any thread serves (the YAML wins for the names it lists; router-config-seed.ts).
-  seedRouterConfigs(config);
+  if (usesRedisStore(config)) await seedRouterConfigsRedis(config);
+  else seedRouterConfigs(config);
   // Preferences and feedback: one generation counter, so a change through one thread reaches every thread's compiled state (org-state.ts).
   shared[ORG_STATE_KEY] = createOrgStateBuffer();
   // The prompt cache (X-GR-Cache-TTL): one ShmCache for every HTTP thread, state.prompt_cache.size_mb (prompt-cache.ts).

@@ -25,6 +25,12 @@ export { DEFAULT_ORG, StoreError, type ResponseStore, type Store, type StoredRes
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** Whether stored data lives on Redis: `state.redis` names a server (url, Sentinel or Cluster) and `state.redis.store` is "redis". */
+export function usesRedisStore(config: Pick<Config, 'state'>): boolean {
+  const r = config.state.redis;
+  return (r.url !== null || r.sentinels.length > 0 || r.cluster_nodes.length > 0) && r.store === 'redis';
+}
+
 export function openStore(config: Pick<Config, 'state'>, cwd: string = process.cwd(), redis?: RedisHandle): Store {
   const s = config.state;
   const ttlMs = Math.round(s.responses.ttl_days * DAY_MS);

@@ -152,7 +152,7 @@ describe('preferences applied to routing', () => {
     try {
       assert.notEqual((await route(KEY_A, PROMPTS[0])).selected_model, victim);
       s.preferences = () => Promise.reject(new StoreError('disk on fire'));
-      orgStates(g.gw.server.engine).bump();
+      orgStates(g.gw.server.engine).bump('any');
       assert.equal((await route(KEY_A, PROMPTS[0])).selected_model, victim);
       s.preferences = orig;
       // Not cached from the failed read: the next request reads the store again.
