@@ -177,7 +177,8 @@ export class RedisRateLimiter implements RateLimiter {
 
   /** Whether to ask Redis now: connected and not backing off after a failure. */
   private usable(): boolean {
-    return this.redis.state().status === 'ready' && this.now() >= this.backoffUntil;
+    // The client's own status (no allocation, unlike state()): 'ready' for a single server, Sentinel and Cluster alike.
+    return (this.redis.client as { status: string }).status === 'ready' && this.now() >= this.backoffUntil;
   }
 
   private unavailable(e: unknown, s: LimitSubject, tokens: number): Admission | Promise<Admission> {
