@@ -3,13 +3,16 @@
  * directories, one Redis) share answers. A MISS on A is a HIT on B without
  * an upstream call (chat JSON and streams, and /v1/responses, where B's hit
  * is a new response); another organisation never hits; with Redis killed
- * each server still answers MISS then HIT from its local cache, never a 5xx.
+ * each server still answers MISS then HIT from its local cache, never a 5xx;
+ * a slow Redis (DEBUG SLEEP past state.redis.command_timeout_ms) is a miss.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { startRedis, type TestRedis } from './redis-server.ts';
 import { KEY_A, KEY_B, call, startOrgGateway, type OrgGateway } from '../org/helpers.ts';
 
@@ -28,7 +31,7 @@ async function replica(url: string): Promise<OrgGateway> {
 }
 
 before(async () => {
-  redis = await startRedis();
+  redis = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   a = await replica(redis.url);
   b = await replica(redis.url);
 });
@@ -82,6 +85,22 @@ describe('prompt cache level 2 (Redis)', () => {
     assert.equal(calls(b), nb);
     assert.notEqual(hit.json.id, miss.json.id);
     assert.equal((await call(b.gw.base, KEY_A, 'GET', `/v1/responses/${hit.json.id}`)).status, 200);
+  });
+
+  it('a slow Redis (DEBUG SLEEP past command_timeout_ms): the lookup is a miss, answered upstream, no error', async () => {
+    await chat(a, KEY_A, 'Asked while Redis sleeps.');
+    const sleeper = spawn('redis-cli', ['-p', String(redis.port), 'DEBUG', 'SLEEP', '2'], { stdio: 'ignore' });
+    const done = once(sleeper, 'exit');
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      const nb = calls(b);
+      const r = await chat(b, KEY_A, 'Asked while Redis sleeps.');
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-cache'), 'MISS', 'the Redis entry could not be read in time');
+      assert.equal(calls(b), nb + 1, 'answered upstream');
+    } finally {
+      await done;
+    }
   });
 
   it('Redis killed: each server still answers, MISS then HIT locally, B\'s earlier hit still local; never a 5xx', async () => {
