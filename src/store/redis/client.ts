@@ -101,7 +101,11 @@ export function checkRedisConfig(c: RedisConfig): void {
 }
 
 function create(c: RedisConfig, name: string, offlineQueue = false): RedisLike {
-  const base = { ...baseOptions(c), enableOfflineQueue: offlineQueue };
+  // A subscriber skips the ready check: a SUBSCRIBE queued before it put the connection in subscriber
+  // mode, the check's INFO then failed ("only subscriber commands may be used"), the connection dropped and
+  // the subscription was lost (seen: no replica received a bus message). 'ready' then comes right after
+  // connect, and autoResubscribe restores the channels after a reconnect.
+  const base = { ...baseOptions(c), enableOfflineQueue: offlineQueue, ...(offlineQueue ? { enableReadyCheck: false } : {}) };
   const url = c.url !== null ? new URL(c.url) : null;
   const tls = url?.protocol === 'rediss:' ? {} : undefined;
   const auth = url ? { username: url.username ? decodeURIComponent(url.username) : undefined, password: url.password ? decodeURIComponent(url.password) : undefined } : {};
