@@ -72,6 +72,8 @@ before(async () => {
   mock = await startMockUpstream();
   set = await startReplicas({
     n: 3,
+    // Two HTTP threads each (what server.threads "auto" gives on two cores): one sync leader per process, every thread on the bus.
+    threads: 2,
     redisUrl: redis.url,
     env: KEYS,
     config: {
