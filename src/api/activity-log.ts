@@ -97,6 +97,18 @@ function onRow(m: unknown): void {
   l.push(row);
 }
 
+/**
+ * Whether `engine` writes an activity log. Endpoints whose rows carry no
+ * tokens or cost (/v1/route, /api/v1/route-model) check it besides
+ * hasSubscribers: the metrics recorder also listens on the channel (for the
+ * gateway rows' tokens and cost), and with the log off those rows would be
+ * built for nobody.
+ */
+export function logsOn(engine: Engine): boolean {
+  const on = engine.config.state.logs.enabled;
+  return on === true || on === 'on';
+}
+
 /** Subscribes this thread's log (idempotent); called where the server is built. Off (state.logs.enabled false): nothing subscribes, nothing is built per request. */
 export function startActivityLog(engine: Engine): void {
   const on = engine.config.state.logs.enabled;

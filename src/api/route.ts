@@ -28,7 +28,7 @@ import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type J
 import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
 import type { BinaryReply } from './sink.ts';
 import { PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
-import { logRequest } from './activity-log.ts';
+import { logRequest, logsOn } from './activity-log.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -48,7 +48,6 @@ export interface RouteRequest {
 
 /** The activity log's view of a /v1/route decision. */
 export interface RouteOutcome { model: string | null; cluster: number | null; hit: boolean }
-
 
 const FIELDS = new Set(['prompt', 'embedding', 'available_models', 'cost_weight']);
 
@@ -189,8 +188,8 @@ function decideAfterSearch<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v:
  * parseRouteRequest checks both; Accept picks the answer's format.
  */
 export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = '', org?: string, requestId?: string): string | BinaryReply | Promise<string | BinaryReply> {
-  // The activity log (activity-log.ts): one hasSubscribers check when it is off.
-  if (org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers) return logged(body, engine, contentType, accept, org, requestId);
+  // The activity log (activity-log.ts): one hasSubscribers check when nothing listens, two loads more with only metrics on.
+  if (org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers && logsOn(engine)) return logged(body, engine, contentType, accept, org, requestId);
   return routeBody(body, engine, contentType, accept, org);
 }
 
