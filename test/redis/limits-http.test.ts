@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { startServer, type Server } from '../../src/edge/server.ts';
 import { testStateDir } from '../state-dir.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
+import { parsePrometheus } from '../metrics/prom-parse.ts';
 
 const KEY = 'sk-limits-http-0123456789abcdef';
 // Keys are resolved from the process environment (src/edge/auth.ts).
@@ -85,6 +86,10 @@ test('Redis unreachable, fail closed: 503 rate_limiter_unavailable in each famil
   assert.equal(hj.redis.status, 'down');
   assert.match(hj.redis.last_error, /ECONNREFUSED/);
   const m = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
+  // The Redis families follow the thread counters: the whole text must still parse.
+  const fams = parsePrometheus(m);
+  assert.equal(fams.get('switchyard_rate_limit_fail_closed_total')?.samples[0].value, 2);
+  assert.equal(fams.get('switchyard_redis_up')?.type, 'gauge');
   assert.match(m, /^switchyard_rate_limit_fail_closed_total 2$/m);
   assert.match(m, /^switchyard_redis_up 0$/m);
 });
