@@ -11,6 +11,7 @@
  * keys and no prompts). It is never rate-limited.
  */
 import { readFileSync } from 'node:fs';
+import { effectiveProfileDir } from '../api/profile-versions.ts';
 import { join } from 'node:path';
 import { metricsEnabled, type Config } from '../config/schema.ts';
 import { DEFAULT_ORG } from '../store/types.ts';
@@ -36,7 +37,10 @@ function profileLabels(dir: string): { models: string[]; k: number } {
 /** The shared bag entries for `threads` HTTP threads; {} when metrics are off. */
 export function metricsBuffers(config: Readonly<Config>, routePatterns: readonly string[], threads: number): Record<string, SharedArrayBuffer> {
   if (!metricsEnabled(config)) return {};
-  const p = profileLabels(config.router.profile);
+  // The profile the server will load (with models added through the API, their version: src/api/profile-versions.ts).
+  let dir = config.router.profile;
+  try { dir = effectiveProfileDir(config); } catch { /* the load reports an unreadable current.json */ }
+  const p = profileLabels(dir);
   const models = [...p.models, ...config.providers.models.map((m) => m.name), ...config.routing.extra_models];
   const orgs = [DEFAULT_ORG, ...config.tenants.map((t) => t.id)];
   const { layout, counters } = createMetricsBuffers(makeSpec([...routePatterns, METRICS_PATH], models, orgs, p.k, threads));

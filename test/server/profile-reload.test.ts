@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { assertError, get, post, startTestServer, type TestServer } from './helpers.ts';
 import { DEFAULT_PROFILE_DIR } from '../../src/fit/options.ts';
 import { loadProfile, saveProfile } from '../../src/routing/profile.ts';
+import { writeSyntheticProfile } from './synthetic-profile.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'reload-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -229,5 +230,40 @@ describe('POST /v1/router/reload and roles', () => {
     assertError(await post(s.base, '/v1/router/models', { name: 'x', rows: [{ prompt: 'p', score: 1, cost_usd: 0.001 }] }, { authorization: `Bearer ${USER}` }), 'forbidden');
     assert.equal((await post(s.base, '/v1/router/reload', {}, { authorization: `Bearer ${ADMIN}` })).status, 200);
     assert.equal((await post(s.base, '/v1/router/reload', {}, { authorization: `Bearer ${FLAT}` })).status, 200);
+  });
+});
+
+describe('POST /v1/router/reload with the route pool (router.nearest: pool)', () => {
+  let s: TestServer;
+  const p1 = join(root, 'pool-1'), p2 = join(root, 'pool-2');
+  before(async () => {
+    writeSyntheticProfile(p1, { k: 64, seed: 11, name: 'pool-a' });
+    writeSyntheticProfile(p2, { k: 80, seed: 12, name: 'pool-b' });
+    s = await startTestServer({ router: { profile: p1, nearest: 'pool' }, embedder: { kind: 'native', dir: DEFAULT_PROFILE_DIR }, workers: 2 });
+  });
+  after(async () => { await s.close(); });
+
+  it('builds the new profile\'s pool before the swap: zero non-2xx under load, /health shows the new pool', async () => {
+    assert.equal((await health(s.base)).routing, 'pool');
+    let release!: () => void;
+    const stop = new Promise<void>((r) => { release = r; });
+    const load = hammer(s.base, 6, stop);
+    try {
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 30));
+        const r = await post(s.base, '/v1/router/reload', { profile: i % 2 === 0 ? p2 : p1 });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+      }
+      const r = await post(s.base, '/v1/router/reload', { profile: p2 });
+      assert.equal(r.json.k, 80);
+    } finally { release(); }
+    const statuses = await load;
+    assert.deepEqual(statuses.filter((x) => x !== 200), [], `of ${statuses.length}`);
+    const h = await health(s.base);
+    assert.equal(h.profile, 'pool-b');
+    assert.equal(h.routing, 'pool');
+    assert.equal(h.route_pool.k, 80);
+    const d = await post(s.base, '/v1/route', { prompt: 'which pool?' });
+    assert.ok(d.json.cluster_id >= 0 && d.json.cluster_id < 80);
   });
 });
