@@ -64,7 +64,7 @@ describe('prompt cache on /v1/responses', () => {
     const hit = await sdkA.responses.create({ model: 'auto', input: 'Spell dog backwards.', store: false }, TTL).withResponse();
     assert.equal(hit.response.headers.get('x-cache'), 'HIT');
     assert.equal(upstreamCalls(), n0 + 1);
-    assert.equal(hit.data.store, false);
+    assert.equal((hit.data as any).store, false);
     await assert.rejects(sdkA.responses.retrieve(hit.data.id), (e: unknown) => (e as { status?: number }).status === 404);
   });
 
