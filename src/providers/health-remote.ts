@@ -64,6 +64,10 @@ export class RemoteHealth {
     return this.f[HEADER + slot * FIELDS + UNTIL] > now;
   }
 
+  until(slot: number): number {
+    return slot < this.slots ? this.f[HEADER + slot * FIELDS + UNTIL] : 0;
+  }
+
   fresh(now: number): boolean {
     const at = this.f[H_UPDATED];
     return at > 0 && now - at <= this.f[H_STALE];

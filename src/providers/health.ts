@@ -171,6 +171,8 @@ export interface LocalHealth extends WindowStats { consecutive: number; openForM
 export interface RemoteHealthView {
   /** Another replica skips the model now, or the merged window trips the failure ratio. */
   degraded(slot: number, now: number): boolean;
+  /** The time (the tracker's clock, ms) until which the model counts as degraded; 0 = not. */
+  until(slot: number): number;
   /** The view is recent enough to count (not past its staleness bound). */
   fresh(now: number): boolean;
   counts(slot: number): WindowStats;
@@ -261,7 +263,7 @@ export class HealthTracker {
     const s = this.slot(model, false);
     if (s < 0) return true;
     // Another replica's breaker is open (or the merged window trips): skip, as for an open breaker here. No probe is handed out: the replica that opened it probes.
-    if (this.remote !== undefined && this.remote.degraded(s, this.opts.now())) return false;
+    if (this.remotelyDegraded(s)) return false;
     const ints = this.ints, b = s * INTS;
     if (Atomics.load(ints, b + STATE) === S_CLOSED) return true; // the common case: no lock
     const f = s * this.l.floatStride;
@@ -285,8 +287,16 @@ export class HealthTracker {
   isDegraded(model: string): boolean {
     const s = this.slot(model, false);
     if (s < 0) return false;
-    if (this.remote !== undefined && this.remote.degraded(s, this.opts.now())) return true;
+    if (this.remotelyDegraded(s)) return true;
     return this.locallyDegraded(s);
+  }
+
+  /** Another replica skips the model (remote view); the clock is read only when some until-time is set (the common case reads one number). */
+  private remotelyDegraded(s: number): boolean {
+    const r = this.remote;
+    if (r === undefined) return false;
+    const until = r.until(s);
+    return until > 0 && until > this.opts.now();
   }
 
   /** isDegraded from this process's breaker alone. */
@@ -303,7 +313,7 @@ export class HealthTracker {
     const s = this.slot(model, false);
     if (s < 0) return 'closed';
     const st = STATES[Atomics.load(this.ints, s * INTS + STATE)];
-    return st === 'closed' && this.remote !== undefined && this.remote.degraded(s, this.opts.now()) ? 'open' : st;
+    return st === 'closed' && this.remotelyDegraded(s) ? 'open' : st;
   }
 
   record(model: string, o: Outcome): void {
