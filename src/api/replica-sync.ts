@@ -129,12 +129,11 @@ export function startReplicaSync(engine: Engine, id: string = REPLICA_ID): Repli
   const onConfig = () => { stats.add('config_messages'); registry.invalidate(); };
   const unsubscribe = engine.bus.subscribe(CONFIG_TOPIC, onConfig);
 
-  let running = false;
-  const tick = async (): Promise<void> => {
-    if (running) return;
+  /** The sync in progress: the timer skips a period while one runs; an explicit tick() waits for it, then runs its own. */
+  let current: Promise<void> | undefined;
+  const sync = async (): Promise<void> => {
     const now = tracker.opts.now();
     if (!remote.lead(me, now, staleAfter)) return;
-    running = true;
     try {
       if (redis.state().status !== 'ready') {
         // Health local only once the last view is past its bound (docs/replicas.md "When Redis fails").
@@ -163,11 +162,14 @@ export function startReplicaSync(engine: Engine, id: string = REPLICA_ID): Repli
       }
     } catch (e) {
       channels.internalError.publish({ method: 'SYNC', path: '(replica sync)', error: e });
-    } finally {
-      running = false;
     }
   };
-  const timer = setInterval(() => { void tick(); }, period);
+  const run = (): Promise<void> => { current = sync().finally(() => { current = undefined; }); return current; };
+  const tick = async (): Promise<void> => {
+    while (current !== undefined) await current;
+    await run();
+  };
+  const timer = setInterval(() => { if (current === undefined) void run(); }, period);
   timer.unref();
   return {
     remote,

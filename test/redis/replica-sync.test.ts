@@ -26,11 +26,11 @@ const syncs: ReplicaSync[] = [];
 
 const SYNC_MS = 100;
 
-function replica(url: string, prefix: string): Engine {
+function replica(url: string, prefix: string, syncMs = SYNC_MS): Engine {
   const config = loadConfig({
     env: { SY_SYNC_KEY: 'x' },
     overrides: {
-      state: { dir: mkdtempSync(join(tmpdir(), 'sy-sync-')), redis: { url, key_prefix: prefix, store: 'sqlite', health_sync_ms: SYNC_MS } },
+      state: { dir: mkdtempSync(join(tmpdir(), 'sy-sync-')), redis: { url, key_prefix: prefix, store: 'sqlite', health_sync_ms: syncMs } },
       providers: {
         health: { failure_threshold: 3 },
         models: [
@@ -67,23 +67,24 @@ after(async () => {
 });
 
 test('a router-config change on one replica bumps the other\'s generation (bus), and a lost message is caught by the generation check', async () => {
-  const a = replica(redis.url, 'sync-a');
-  const b = replica(redis.url, 'sync-a');
+  // A sync period far beyond the test: only the bus and explicit ticks move B's generation.
+  const a = replica(redis.url, 'sync-a', 60_000);
+  const b = replica(redis.url, 'sync-a', 60_000);
   await Promise.all([a.redis!.ready(), b.redis!.ready()]);
   const sa = startReplicaSync(a, 'A'), sb = startReplicaSync(b, 'B');
   syncs.push(sa, sb);
-  // The subscriber connects in the background: ticks until it has (the first tick also reads the baseline generation).
+  await sb.tick(); // B's baseline generation
+  // Both replicas' subscriptions are live (they SUBSCRIBE in the background).
+  await until(() => /\b2\s*$/.test(redis.cli('PUBSUB', 'NUMSUB', 'sync-a:v1:bus:router-configs')), 'both replicas subscribed');
+  const before = gen(b);
+  registryOf(a).changed();
+  await until(() => gen(b) === before + 1, 'B hears A\'s change on the bus');
+  assert.equal(redisStatsOf(b).get('config_messages'), 1);
+  // B's next sync sees the generation A's change moved: one more (idempotent) reload, then a new baseline.
   await sb.tick();
-  await until(async () => {
-    const before = gen(b);
-    registryOf(a).changed();
-    await new Promise((r) => setTimeout(r, 100));
-    return gen(b) > before;
-  }, 'B hears A\'s change');
-  assert.ok(redisStatsOf(b).get('config_messages') >= 1);
   // A lost message: the generation moves in Redis with no PUBLISH; B's next sync notices.
   const g0 = gen(b);
-  redis.cli('INCR', `sync-a:v1:router-configs:gen`);
+  redis.cli('INCR', 'sync-a:v1:router-configs:gen');
   await sb.tick();
   assert.equal(gen(b), g0 + 1);
   // Unchanged generation: no reload.
