@@ -37,6 +37,7 @@
  * from the shared versions directory and record it as theirs.
  */
 import { existsSync } from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.ts';
@@ -120,10 +121,19 @@ export function readTables(config: Pick<Config, 'embedder'>, dir: string, curren
   return { profile: loadProfile(dir, current), native: null };
 }
 
-/** The serving embedder as an Embedder (embedMany) for add-model: the native one as is, an async backend one call per prompt. */
+/**
+ * The serving embedder as an Embedder (embedMany) for add-model. The native
+ * one embeds on this thread (~15-50 µs a prompt): with one HTTP thread that is
+ * the serving thread, so each batch (embedAll: 64 prompts) first yields to the
+ * event loop and requests interleave instead of waiting for every row. An
+ * async backend (ONNX) gets one call per prompt (its pool batches them).
+ */
 function embedderOf(engine: Engine): Embedder {
   const r = engine.require();
-  if (r.source.kind === 'sync') return r.source.embedder;
+  if (r.source.kind === 'sync') {
+    const e = r.source.embedder;
+    return { id: e.id, dim: e.dim, hash: e.hash, embed: (t) => e.embed(t), embedMany: async (texts) => { await yieldToLoop(); return e.embedMany(texts); }, close: async () => {} };
+  }
   const b = r.source.backend;
   return {
     id: b.id, dim: b.dim, hash: b.hash,

@@ -183,3 +183,21 @@ describe('neighbours profile: where the two routers differ, the server follows t
     } finally { await s.close(); }
   });
 });
+
+describe('neighbours profile with two HTTP threads', () => {
+  it('every thread serves it with the same decisions as one thread', async () => {
+    const dir = profileDir('neighbours', errors, costs);
+    const s = await startTestServer({ server: { threads: 2 }, router: { profile: dir } });
+    try {
+      for (let i = 0; i < 8; i++) {
+        const res = await fetch(`${s.base}/v1/route`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ embedding: axis(0), cost_weight: 0.3 }) });
+        const d = await res.json() as any;
+        assert.equal(d.selected_model, 'm2');
+        assert.ok(near(d.all_scores.m1, 0.45));
+        assert.equal(d.cluster_id, 0);
+      }
+      const h = (await get(s.base, '/health')).json;
+      assert.equal(h.router, 'neighbours');
+    } finally { await s.close(); }
+  });
+});
