@@ -23,7 +23,7 @@ before(async () => {
   redis = await startRedis();
   echo = await startEcho();
   gw = await startGateway({ models: echoModels(echo) }, {
-    state: { dir: testStateDir(), redis: { url: redis.url, key_prefix: `faults-${process.pid}`, command_timeout_ms: 500 }, logs: { flush_ms: 50 } },
+    state: { dir: testStateDir(), redis: { url: redis.url, key_prefix: `faults-${process.pid}`, command_timeout_ms: 5_000 }, logs: { flush_ms: 50 } },
     routing: { configs: [PRODUCTION] },
   });
 });
@@ -118,7 +118,7 @@ describe('Redis store down: 503 store_unavailable per family, routing on, recove
     await redis.restart();
     await until(() => engine.redis!.state().status === 'ready', 15_000, 'the client reconnects');
     const again = await call('POST', '/v1/responses', { model: CHEAP, input: 'back', store: true });
-    assert.equal(again.status, 200, again.text);
+    assert.equal(again.status, 200, `${again.text} (redis ${JSON.stringify(engine.redis!.state())})`);
     assert.equal((await call('GET', `/v1/responses/${again.json.id}`)).status, 200);
     assert.equal((await call('GET', '/v1/preferences')).headers.get('x-switchyard-preferences'), 'stored');
     assert.equal((await call('PUT', '/v1/preferences/default_optimization', { value: 'price-optimized' })).status, 200);

@@ -7,7 +7,9 @@
  * Why failures are fast, not hangs: the client (client.ts) has no offline
  * queue and a command timeout, so while Redis is down a command rejects at
  * once ("Stream isn't writeable") and a slow Redis fails it after
- * state.redis.command_timeout_ms. Nothing here retries: a retried write
+ * state.redis.command_timeout_ms. One exception: before the first
+ * connection was ever ready (a replica that just started) a call waits for
+ * it, at most state.redis.connect_timeout_ms. Nothing here retries: a retried write
  * whose first attempt did land would apply twice (a feedback counted twice,
  * a log row duplicated).
  *
@@ -41,7 +43,13 @@ export class RedisOps {
   run<T>(what: string, f: (c: RedisLike) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError(`redis store: ${what} after close`));
     let p: Promise<T>;
-    try { p = f(this.handle.client); } catch (e) { return Promise.reject(storeError(what, e)); }
+    if (this.handle.state().status === 'connecting') {
+      // The first connection is still being made (a replica that just started): wait for it, at most
+      // connect_timeout_ms (ready() rejects then), rather than fail the first requests.
+      p = this.handle.ready().then(() => f(this.handle.client));
+    } else {
+      try { p = f(this.handle.client); } catch (e) { return Promise.reject(storeError(what, e)); }
+    }
     const q = p.then((v) => v, (e: unknown) => { throw storeError(what, e); });
     this.inflight.add(q);
     const done = () => { this.inflight.delete(q); };
