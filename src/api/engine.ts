@@ -141,8 +141,12 @@ export class Engine {
   error: Error | undefined;
   private loading: Promise<void> | undefined;
   private closed = false;
-  /** Readies replaced by a hot reload whose route pool has not been closed yet (closed after RETIRE_MS, or by close()). */
-  private readonly retiring = new Set<Ready>();
+  /**
+   * What a hot reload replaced and has not closed yet (closed after RETIRE_MS,
+   * or by close()): the pool and embedder only, not the Ready, so its decision
+   * cache and tables are freed as soon as the last request holding it ends.
+   */
+  private readonly retiring = new Set<{ pool: RoutePool | undefined; source: EmbedSource | undefined }>();
   /**
    * Hot reload and the models API (src/api/profile-control.ts): set by the
    * server (edge/server.ts with one HTTP thread, the HTTP thread's proxy to
@@ -294,11 +298,13 @@ export class Engine {
   }
 
   private retire(old: Ready, now: Ready): void {
-    this.retiring.add(old);
+    const r = { pool: old.routePool, source: old.source !== now.source ? old.source : undefined };
+    if (r.pool === undefined && r.source === undefined) return;
+    this.retiring.add(r);
     const timer = setTimeout(() => {
-      this.retiring.delete(old);
-      void old.routePool?.close().catch(() => {});
-      if (old.source !== now.source) void closeEmbedSource(old.source).catch(() => {});
+      this.retiring.delete(r);
+      void r.pool?.close().catch(() => {});
+      if (r.source) void closeEmbedSource(r.source).catch(() => {});
     }, RETIRE_MS);
     timer.unref();
   }
@@ -318,7 +324,7 @@ export class Engine {
     await this.store.close();
     await this.bus.close();
     await this.redis?.close();
-    for (const old of this.retiring) await Promise.all([old.routePool?.close(), old.source === this.ready?.source ? undefined : closeEmbedSource(old.source)]);
+    for (const old of this.retiring) await Promise.all([old.pool?.close(), old.source && closeEmbedSource(old.source)]);
     this.retiring.clear();
     if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
   }
