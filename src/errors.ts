@@ -109,6 +109,7 @@ export type ErrorDialect = 'switchyard' | 'openai' | 'twosignal' | 'feather';
 function openaiType(code: ErrorCode, status: number): string {
   if (code.startsWith('upstream_')) return code === 'upstream_rate_limited' ? 'rate_limit_error' : 'upstream_error';
   if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
   if (status === 429) return 'rate_limit_error';
   if (status >= 500) return status === 503 ? 'service_unavailable' : 'server_error';
   return 'invalid_request_error';

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ERRORS, ERROR_CODES } from '../../src/errors.ts';
+import { ApiError, ERRORS, ERROR_CODES, errorReply } from '../../src/errors.ts';
 import { assertError, get, post, startTestServer, type TestServer } from './helpers.ts';
 
 let t: TestServer;
@@ -269,5 +269,13 @@ describe('error catalogue', () => {
     const rows = [...text.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)];
     assert.ok(rows.length > 0);
     for (const [, code, status] of rows) assert.equal(catalogue[code], Number(status), `docs/gateway.md: ${code}`);
+  });
+
+  it('OpenAI-shaped errors carry the type OpenAI gives their status (what its SDKs and clients key on)', () => {
+    const type = (code: keyof typeof ERRORS) => JSON.parse(errorReply(new ApiError(code), 'openai').body).error.type;
+    assert.equal(type('unauthorized'), 'authentication_error');
+    assert.equal(type('forbidden'), 'permission_error');
+    assert.equal(type('rate_limit_exceeded'), 'rate_limit_error');
+    assert.equal(type('invalid_request'), 'invalid_request_error');
   });
 });
