@@ -16,6 +16,7 @@ import type { RedisHandle, RedisLike } from './client.ts';
 import type { LocalHealth } from '../../providers/health.ts';
 
 const SYNC_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])

@@ -6,7 +6,9 @@
  * every cell, decides, and writes all of them or none, atomically: no
  * take-then-refund, so unlike the embedded limiter a request never sees a
  * budget momentarily emptier than it is. The clock is Redis TIME (one clock
- * for every replica: no skew between machines).
+ * for every replica: no skew between machines). A script that reads TIME and
+ * then writes needs effects replication: the default from Redis 5 (the only
+ * mode in 7); the scripts ask for it on older servers (replicate_commands).
  *
  * Keys: `<prefix>:v1:rl:{<org>}:<budget name>:r|t`, one string per cell
  * holding its TAT in microseconds (Redis TIME). The organisation is the hash
@@ -55,6 +57,7 @@ export const BACKOFF_MS = 1_000;
  * cell's TAT as it stands (max of stored and now), nothing written.
  */
 const ADMIT_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
@@ -88,6 +91,7 @@ return out
  * = forward, when more tokens were used than estimated), never before now.
  */
 const SETTLE_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i = 1, #KEYS do
