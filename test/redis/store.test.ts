@@ -30,7 +30,8 @@ function redisConfig(url: string, prefix: string, over: Record<string, unknown> 
 
 async function handle(prefix: string, over: Record<string, unknown> = {}): Promise<RedisHandle> {
   const r = await redisP;
-  const h = openRedis(redisConfig(r.url, prefix, over));
+  // A generous command timeout: these tests are about semantics, and the suite runs beside others on a loaded machine.
+  const h = openRedis(redisConfig(r.url, prefix, { command_timeout_ms: 5_000, ...over }));
   await h.ready();
   return h;
 }
@@ -87,7 +88,7 @@ describe('Redis store: its own behaviour', () => {
   it('TTLs: Redis itself expires responses, route decisions and sessions (state.responses.ttl_days)', async () => {
     const r = await redisP;
     const prefix = `ttl-${randomUUID().slice(0, 8)}`;
-    await withStore(await open(prefix, { ttlMs: 400 }), async (s) => {
+    await withStore(await open(prefix, { ttlMs: 3_000 }), async (s) => {
       const now = Date.now();
       const resp = row({ org: 'o', createdAt: Math.floor(now / 1000) + 1 });
       await s.responses.put(resp);
@@ -150,6 +151,42 @@ describe('Redis store: its own behaviour', () => {
       }
       assert.deepEqual(seen, same.map((x) => x.requestId));
       assert.equal(seqOf('1800000000001-7'), 1_800_000_000_001_007);
+    });
+  });
+
+  it('activity log: usage from the hourly counters plus the partial first hour from the stream is exact', async () => {
+    await withStore(await open(`usage-${randomUUID().slice(0, 8)}`), async (s) => {
+      const H = 3_600_000;
+      const h0 = Math.floor(Date.now() / H) * H - 5 * H;
+      const rows = [
+        activity({ org: 'o', at: h0 + 10, modelExecuted: 'm1', costUsd: 0.5 }),
+        activity({ org: 'o', at: h0 + H / 2, modelExecuted: 'm1', status: 502, costUsd: null }),
+        activity({ org: 'o', at: h0 + H + 1, modelExecuted: 'm2', costUsd: 0.25 }),
+        activity({ org: 'o', at: h0 + 3 * H, modelExecuted: 'm1', costUsd: 1e-7 }),
+        activity({ org: 'o', at: h0 + 3 * H + 5, modelExecuted: null }),
+        activity({ org: 'o', at: h0 + 4 * H, modelExecuted: 'm1', status: 0, costUsd: 0 }),
+      ];
+      await s.org.appendLogs(rows.slice(3));
+      await s.org.appendLogs(rows.slice(0, 3)); // logged late: their IDs sit after the newer rows
+      const exact = (since: number) => {
+        const by = new Map<string, [number, number, number]>();
+        for (const r of rows) {
+          if (r.at < since || r.modelExecuted === null) continue;
+          const u = by.get(r.modelExecuted) ?? [0, 0, 0];
+          u[0]++; if (r.status >= 500 || r.status === 0) u[1]++; u[2] += r.costUsd ?? 0;
+          by.set(r.modelExecuted, u);
+        }
+        return [...by].map(([m, u]) => [m, ...u]).sort();
+      };
+      for (const since of [0, h0, h0 + 11, h0 + H / 2 + 1, h0 + H, h0 + 2 * H, h0 + 4 * H + 1]) {
+        const got = (await s.org.usage('o', since)).map((u) => [u.model, u.requests, u.errors, u.costUsd]).sort();
+        assert.equal(got.length, exact(since).length, `since ${since - h0}`);
+        for (let i = 0; i < got.length; i++) {
+          assert.deepEqual(got[i].slice(0, 3), exact(since)[i].slice(0, 3), `since ${since - h0}`);
+          assert.ok(Math.abs((got[i][3] as number) - (exact(since)[i][3] as number)) < 1e-12, `cost since ${since - h0}`);
+        }
+      }
+      assert.deepEqual(await s.org.usage('nobody', 0), []);
     });
   });
 

@@ -22,6 +22,11 @@
  * same script, expiring with the retention; feedback on a request finds its
  * row in two reads inside one script, whatever the stream's length.
  *
+ * usage() (the preference suggestions' 30 days) reads per-hour counters the
+ * append script keeps (`logusage:{org}:<hour>`: requests, errors, cost per
+ * executed model; `logbuckets:{org}` indexes the hours that exist), not the
+ * stream: at most 720 small hashes instead of up to log_max_len entries.
+ *
  * Every organisation that ever logged is in the set `log-orgs` (not
  * per-organisation: the purge walks it); the purge trims each stream by
  * MINID. A row whose ID ms was moved past the cut-off (see above) by a
@@ -31,8 +36,11 @@ import type { ActivityRow, LogQuery, ModelUsage, StoredActivity } from '../org-t
 import { RedisOps, Script } from './ops.ts';
 
 const SEQ_PER_MS = 1000;
+/** Usage buckets: one hash per organisation per hour (`logusage:{org}:<hour since the epoch>`). */
+const BUCKET_MS = 3_600_000;
 
-// KEYS: stream, meta, then one logreq key per row. ARGV: maxlen, retention ms, then (at, json) per row.
+// KEYS: stream, meta, the bucket index, then one logreq key per row, then the usage buckets the rows fall in.
+// ARGV: maxlen, retention ms, bucket TTL ms, then per row: at, json, bucket key index (into KEYS), executed model ('' = none), error (0/1), cost.
 const APPEND = new Script('log_append', `
 local ms, part = -1, -1
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -45,19 +53,37 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
 end
 local lag = tonumber(redis.call('HGET', KEYS[2], 'lag') or '0')
-local maxlen, keep = ARGV[1], tonumber(ARGV[2])
-local rows = (#ARGV - 2) / 2
+local maxlen, keep, bucketTtl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local rows = (#ARGV - 3) / 6
 for r = 1, rows do
-  local at = tonumber(ARGV[1 + 2 * r])
+  local o = 3 + (r - 1) * 6
+  local at = tonumber(ARGV[o + 1])
   if at > ms then ms, part = at, 0 else part = part + 1 end
   if part >= ${SEQ_PER_MS} then ms, part = ms + 1, 0 end
+  if ms == 0 and part == 0 then part = 1 end
   if ms - at > lag then lag = ms - at end
   local id = string.format('%d-%d', ms, part)
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, id, 'r', ARGV[2 + 2 * r])
-  if keep > 0 then redis.call('SET', KEYS[2 + r], id, 'PX', keep) else redis.call('SET', KEYS[2 + r], id) end
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, id, 'r', ARGV[o + 2])
+  if keep > 0 then redis.call('SET', KEYS[3 + r], id, 'PX', keep) else redis.call('SET', KEYS[3 + r], id) end
+  local model = ARGV[o + 4]
+  if model ~= '' then
+    local b = KEYS[tonumber(ARGV[o + 3])]
+    local bh = math.floor(at / ${BUCKET_MS})
+    redis.call('ZADD', KEYS[3], bh, string.format('%d', bh))
+    redis.call('HINCRBY', b, 'r\t' .. model, 1)
+    if ARGV[o + 5] == '1' then redis.call('HINCRBY', b, 'e\t' .. model, 1) end
+    if ARGV[o + 6] ~= '0' then redis.call('HINCRBYFLOAT', b, 'c\t' .. model, ARGV[o + 6]) end
+    if bucketTtl > 0 then redis.call('PEXPIRE', b, bucketTtl) end
+  end
 end
 redis.call('HSET', KEYS[2], 'lag', string.format('%d', lag))
-if keep > 0 then redis.call('PEXPIRE', KEYS[1], keep); redis.call('PEXPIRE', KEYS[2], keep) end
+if keep > 0 then
+  redis.call('PEXPIRE', KEYS[1], keep); redis.call('PEXPIRE', KEYS[2], keep)
+  -- Index entries of buckets past their TTL go; the index itself lives as long as its newest bucket.
+  local now = tonumber(redis.call('TIME')[1]) * 1000
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%d', math.floor((now - bucketTtl) / ${BUCKET_MS})))
+  if bucketTtl > 0 then redis.call('PEXPIRE', KEYS[3], bucketTtl) end
+end
 return rows`);
 
 const BY_REQUEST = new Script('log_by_request', `
@@ -102,18 +128,30 @@ export class RedisActivityLog {
 
   private stream(org: string): string { return this.ops.key('log', org); }
   private meta(org: string): string { return this.ops.key('logmeta', org); }
+  private bucket(org: string, hour: number): string { return this.ops.key('logusage', org, String(hour)); }
+  /** Sorted set of the organisation's bucket hours (score = member = the hour): usage() reads only buckets that exist. */
+  private buckets(org: string): string { return this.ops.key('logbuckets', org); }
 
   append(rows: readonly ActivityRow[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
     const byOrg = new Map<string, ActivityRow[]>();
     for (const r of rows) { let a = byOrg.get(r.org); if (!a) byOrg.set(r.org, a = []); a.push(r); }
+    // A bucket outlives the rows it counts by one bucket (the oldest is partly inside the window).
+    const bucketTtl = this.retentionMs > 0 ? this.retentionMs + BUCKET_MS : 0;
     return this.ops.run('activity log append', async (c) => {
       await c.sadd(this.ops.global('log-orgs'), ...byOrg.keys());
       // One script per organisation: its keys share the organisation's slot.
       await Promise.all([...byOrg].map(([org, list]) => {
-        const keys = [this.stream(org), this.meta(org), ...list.map((r) => this.ops.key('logreq', org, r.requestId))];
-        const args: (string | number)[] = [this.maxLen, this.retentionMs];
-        for (const r of list) args.push(Math.max(0, Math.floor(r.at)), encode(r));
+        const keys = [this.stream(org), this.meta(org), this.buckets(org), ...list.map((r) => this.ops.key('logreq', org, r.requestId))];
+        const bucketIndex = new Map<number, number>();
+        const args: (string | number)[] = [this.maxLen, this.retentionMs, bucketTtl];
+        for (const r of list) {
+          const at = Math.max(0, Math.floor(r.at));
+          const b = Math.floor(at / BUCKET_MS);
+          let k = bucketIndex.get(b);
+          if (k === undefined) { keys.push(this.bucket(org, b)); k = keys.length; bucketIndex.set(b, k); }
+          args.push(at, encode(r), k, r.modelExecuted ?? '', r.status >= 500 || r.status === 0 ? 1 : 0, r.costUsd ?? 0);
+        }
         return APPEND.run(c, keys, args);
       }));
     });
@@ -156,25 +194,54 @@ export class RedisActivityLog {
     });
   }
 
+  /**
+   * Whole hours from the usage buckets (one HGETALL each, pipelined: at most
+   * 720 for the 30-day window of the suggestions), the part of the first hour after
+   * `since` from the stream itself (at most an hour of rows), so the answer is
+   * exact without reading the whole log. The buckets count every row logged
+   * within the retention, rows the MAXLEN cap already trimmed included.
+   */
   usage(org: string, since: number): Promise<ModelUsage[]> {
     return this.ops.run('activity log read', async (c) => {
       const by = new Map<string, { requests: number; errors: number; costUsd: number }>();
-      let start = `${Math.max(0, Math.floor(since))}-0`;
-      for (;;) {
-        const page = await c.xrange(this.stream(org), start, '+', 'COUNT', PAGE_MAX) as Entry[];
-        for (const [id, f] of page) {
-          const r = decode(org, id, f[1]);
-          if (r.at < since || r.modelExecuted === null) continue;
-          let u = by.get(r.modelExecuted);
-          if (!u) by.set(r.modelExecuted, u = { requests: 0, errors: 0, costUsd: 0 });
-          u.requests++;
-          if (r.status >= 500 || r.status === 0) u.errors++;
-          u.costUsd += r.costUsd ?? 0;
+      const cell = (model: string) => { let u = by.get(model); if (!u) by.set(model, u = { requests: 0, errors: 0, costUsd: 0 }); return u; };
+      const from = Math.max(0, Math.floor(since));
+      const firstWhole = Math.ceil(from / BUCKET_MS);
+      const lag = Number(await c.hget(this.meta(org), 'lag') ?? 0);
+      // The partial hour [since, firstWhole): from the stream, filtered on `at` (IDs run up to `lag` past it).
+      if (from < firstWhole * BUCKET_MS) {
+        const end = String(firstWhole * BUCKET_MS + lag - 1);
+        let start = `${from}-0`;
+        for (;;) {
+          const page = await c.xrange(this.stream(org), start, end, 'COUNT', PAGE_MAX) as Entry[];
+          for (const [id, f] of page) {
+            const r = decode(org, id, f[1]);
+            if (r.at < from || r.at >= firstWhole * BUCKET_MS || r.modelExecuted === null) continue;
+            const u = cell(r.modelExecuted);
+            u.requests++;
+            if (r.status >= 500 || r.status === 0) u.errors++;
+            u.costUsd += r.costUsd ?? 0;
+          }
+          if (page.length < PAGE_MAX) break;
+          start = `(${page[page.length - 1][0]}`;
         }
-        if (page.length < PAGE_MAX) break;
-        start = `(${page[page.length - 1][0]}`;
       }
-      return [...by].map(([model, u]) => ({ model, ...u })).sort((a, b) => b.requests - a.requests);
+      // Only the buckets that exist, from the first whole hour on (one ahead of now: a replica whose clock runs fast).
+      const hours = await c.zrangebyscore(this.buckets(org), firstWhole, '+inf');
+      if (hours.length > 0) {
+        const p = c.pipeline();
+        for (const h of hours) p.hgetall(this.bucket(org, Number(h)));
+        for (const [e, h] of (await p.exec()) ?? []) {
+          if (e) throw e;
+          for (const [f, v] of Object.entries(h as Record<string, string>)) {
+            const tab = f.indexOf('\t');
+            const u = cell(f.slice(tab + 1));
+            const kind = f.slice(0, tab);
+            if (kind === 'r') u.requests += Number(v); else if (kind === 'e') u.errors += Number(v); else if (kind === 'c') u.costUsd += Number(v);
+          }
+        }
+      }
+      return [...by].filter(([, u]) => u.requests > 0).map(([model, u]) => ({ model, ...u })).sort((a, b) => b.requests - a.requests);
     });
   }
 
