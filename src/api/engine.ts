@@ -26,7 +26,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { checkEmbedder, loadProfile, type Profile } from '../routing/profile.ts';
 import { NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
-import { servedRouter, type ServedRouter } from '../routing/neighbours.ts';
+import { NeighbourRouter, servedRouter, type NearFound, type ServedRouter } from '../routing/neighbours.ts';
 import { nearestIndexFor, remoteIndex, type NearestIndex } from '../routing/nearest.ts';
 import { createHash } from 'node:crypto';
 import { DECISION_CACHE_KEY, DecisionCache, createDecisionCacheBuffer } from './route-cache.ts';
@@ -69,6 +69,14 @@ export interface Ready {
    * there (async), then router.routeFrom. Absent: router.route, inline.
    */
   readonly routePool: RoutePool | undefined;
+  /**
+   * A neighbours profile whose labelled prompts search in the pool (the same
+   * dispatchFor policy as the centroids, with K = the labelled prompts: from
+   * ROUTE_POOL_MIN_K, or router.nearest: pool; HNSW from HNSW_MIN_K). The
+   * threshold is the centroids' (the same search: dot products over N rows of
+   * dim 384), not measured separately for this router.
+   */
+  readonly pointPool: RoutePool | undefined;
   readonly source: EmbedSource;
   readonly embedder: EmbedIdentity;
   /**
@@ -130,8 +138,20 @@ export interface EngineOptions {
  * request's embedding (1.5 KB at dim 384, nothing next to the hop). A closed
  * pool (shutdown) rejects with PoolError pool_closed: 503 shutting_down.
  */
-export function poolSearch(r: Ready, v: Float32Array): Promise<SearchResult> | undefined {
-  return r.routePool?.search(v.slice(), r.router.top);
+export function poolSearch(r: Ready, v: Float32Array): Promise<NearFound> | undefined {
+  const clusters = r.routePool?.search(v.slice(), r.router.top);
+  const nr = r.router instanceof NeighbourRouter ? r.router : undefined;
+  if (nr === undefined) return clusters;
+  // The neighbour router also reads the embedding for its labelled prompts: that search happens now
+  // (inline) or in the pool, never after the await, when `v` may hold the next request's embedding.
+  if (r.pointPool === undefined) {
+    if (clusters === undefined) return undefined;
+    const points = nr.searchPoints(v);
+    return clusters.then((c) => ({ ids: c.ids, sims: c.sims, points }));
+  }
+  const points = r.pointPool.search(v.slice(), nr.neighbours);
+  const c = clusters ?? nr.searchClusters(v);
+  return Promise.all([c, points]).then(([a, b]) => ({ ids: a.ids, sims: a.sims, points: b }));
 }
 
 /** Cheap to construct; all the work is in load(). */
@@ -146,7 +166,7 @@ export class Engine {
    * or by close()): the pool and embedder only, not the Ready, so its decision
    * cache and tables are freed as soon as the last request holding it ends.
    */
-  private readonly retiring = new Set<{ pool: RoutePool | undefined; source: EmbedSource | undefined }>();
+  private readonly retiring = new Set<{ pools: (RoutePool | undefined)[]; source: EmbedSource | undefined }>();
   /**
    * Hot reload and the models API (src/api/profile-control.ts): set by the
    * server (edge/server.ts with one HTTP thread, the HTTP thread's proxy to
@@ -226,7 +246,7 @@ export class Engine {
       // A thread (re)started after a hot reload adopts the current tables with their generation and cache (threads.ts).
       const swapped = from as Partial<SwapTables> | undefined;
       const ready = await this.build(profile, source, swapped?.cache ?? this.shared[DECISION_CACHE_KEY], swapped?.generation ?? 1);
-      if (this.closed) { await ready.routePool?.close(); await closeEmbedSource(source); return; }
+      if (this.closed) { await Promise.all([ready.routePool?.close(), ready.pointPool?.close()]); await closeEmbedSource(source); return; }
       this.ready = ready;
       this.status = 'ready';
       if (channels.profileLoaded.hasSubscribers) {
@@ -254,10 +274,15 @@ export class Engine {
       // Each worker builds its own index in parallel, off this thread (HNSW at K=10,000: ~3 s).
       routePool = await createRoutePool({ centroids: profile.centroids, k: profile.k, dim: profile.dim, threads: routePoolThreads(this.config.workers, httpThreads) });
     } else index = await nearestIndexFor(profile.centroids, profile.k, profile.dim);
+    let pointPool: RoutePool | undefined;
     try {
+      const spec = profile.manifest.router;
+      if (this.opts.serves !== false && spec?.kind === 'neighbours' && dispatchFor({ embedderKind: this.config.embedder.kind, k: spec.samples, nearest: this.config.router.nearest, httpThreads }).route === 'pool') {
+        pointPool = await createRoutePool({ centroids: profile.points!, k: spec.samples, dim: profile.dim, threads: routePoolThreads(this.config.workers, httpThreads) });
+      }
       const router = servedRouter(profile, index);
       return {
-        profile, router, routePool, source, embedder: identityOf(source),
+        profile, router, routePool, pointPool, source, embedder: identityOf(source),
         profileId: profileIdOf(profile), generation,
         // An Engine built without the server's shared bag (tests, scripts) gets a private cache.
         cache: new DecisionCache(cacheBuffer ?? createDecisionCacheBuffer(this.config.router.cache_size, profile.models), profile.models.length),
@@ -268,7 +293,7 @@ export class Engine {
         scoreScratch: new Float64Array(profile.models.length),
       };
     } catch (e) {
-      await routePool?.close().catch(() => {});
+      await Promise.all([routePool?.close().catch(() => {}), pointPool?.close().catch(() => {})]);
       throw e;
     }
   }
@@ -292,18 +317,18 @@ export class Engine {
     const embedder = identityOf(source);
     checkEmbedder(t.profile.manifest, embedder, join(t.profile.dir ?? '(shared profile)', 'profile.json'));
     const ready = await this.build(t.profile, source, t.cache, t.generation);
-    if (this.closed) { await ready.routePool?.close(); return; }
+    if (this.closed) { await Promise.all([ready.routePool?.close(), ready.pointPool?.close()]); return; }
     this.ready = ready;
     this.retire(old, ready);
   }
 
   private retire(old: Ready, now: Ready): void {
-    const r = { pool: old.routePool, source: old.source !== now.source ? old.source : undefined };
-    if (r.pool === undefined && r.source === undefined) return;
+    const r = { pools: [old.routePool, old.pointPool], source: old.source !== now.source ? old.source : undefined };
+    if (r.pools.every((p) => p === undefined) && r.source === undefined) return;
     this.retiring.add(r);
     const timer = setTimeout(() => {
       this.retiring.delete(r);
-      void r.pool?.close().catch(() => {});
+      for (const p of r.pools) void p?.close().catch(() => {});
       if (r.source) void closeEmbedSource(r.source).catch(() => {});
     }, RETIRE_MS);
     timer.unref();
@@ -324,9 +349,9 @@ export class Engine {
     await this.store.close();
     await this.bus.close();
     await this.redis?.close();
-    for (const old of this.retiring) await Promise.all([old.pool?.close(), old.source && closeEmbedSource(old.source)]);
+    for (const old of this.retiring) await Promise.all([...old.pools.map((p) => p?.close()), old.source && closeEmbedSource(old.source)]);
     this.retiring.clear();
-    if (this.ready) await Promise.all([this.ready.routePool?.close(), closeEmbedSource(this.ready.source)]);
+    if (this.ready) await Promise.all([this.ready.routePool?.close(), this.ready.pointPool?.close(), closeEmbedSource(this.ready.source)]);
   }
 }
 

@@ -41,6 +41,8 @@ export function handleHealth(engine: Engine, info: HealthInfo): { status: number
     // (K >= ROUTE_POOL_MIN_K, src/pool/pool.ts). route_pool describes this thread's pool.
     routing: r ? (r.routePool ? 'pool' : 'inline') : null,
     route_pool: r?.routePool ? routePoolHealth(r.routePool) : null,
+    // A neighbours profile whose labelled prompts search in the pool (engine.ts Ready.pointPool): that pool, else null.
+    neighbour_pool: r?.pointPool ? routePoolHealth(r.pointPool) : null,
     uptime_s: Math.round((performance.now() - info.startedAt) / 100) / 10,
     uws_native: info.uwsNative,
     // `thread` is the thread that answered (a connection stays on one thread);

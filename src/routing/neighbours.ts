@@ -14,18 +14,26 @@
  * added to the profile later (src/fit/add-model.ts, cluster tables only) is
  * routed on its cluster estimates.
  *
- * Search is exact (a scan of N x dim: 2,200 x 384 multiply-adds ~ 0.3 ms on
- * one core). That is fine offline and at RouterBench's size; a large labelled
- * set would want the HNSW index in the route pool, as the clusters have: not
- * built (README "What is not done yet"). The server serves it (issue 13):
- * the Engine builds one per HTTP thread (`servedRouter`), whose `routeNear`
- * takes the clusters' neighbours from the route pool when the profile's K
- * searches there (the prior and cluster_id), and scans the labelled prompts
- * on the thread.
+ * Search here is exact (a scan of N x dim: 2,200 x 384 multiply-adds ~ 0.3 ms
+ * on one core). The server serves it (issue 13): the Engine builds one per
+ * HTTP thread (`servedRouter`); its `routeNear` takes what was found before
+ * the decision (src/api/engine.ts poolSearch): the clusters' neighbours from
+ * the route pool when the profile's K searches there, and the labelled
+ * prompts from a second route pool when N does (the centroids' dispatch
+ * policy with K = N; HNSW from HNSW_MIN_K), or from a scan made before the
+ * await (`searchPoints`), never from an embedding buffer read afterwards.
  */
 import type { Profile } from './profile.ts';
 import type { NearestIndex } from './nearest.ts';
 import { Router, NoCandidateError, selectModel, type Decision, type RouteOptions } from './router.ts';
+
+/**
+ * Neighbours found before deciding: the nearest clusters (`ids`, `sims`, as
+ * Router.routeNear takes them) and, for the neighbour router, the nearest
+ * labelled prompts (`points`, best first). src/api/engine.ts poolSearch
+ * builds it; with `points` the decision never reads the embedding again.
+ */
+export interface NearFound { ids: Int32Array; sims: Float32Array; points?: { ids: Int32Array; sims: Float32Array } }
 
 export class NeighbourRouter {
   readonly models: string[];
@@ -68,6 +76,23 @@ export class NeighbourRouter {
   mask(names: readonly string[]): Uint8Array { return this.clusters.mask(names); }
 
   /** Indices of the k labelled prompts nearest to `q` (exact), best first; returns how many. */
+  /** How many labelled prompts a decision reads (router.k, at most the samples): what a search elsewhere (the route pool) must return. */
+  get neighbours(): number { return this.k; }
+
+  /** nearest() into fresh arrays, for a caller that decides later (after an await, when `q` may be a reused buffer). */
+  searchPoints(q: Float32Array): { ids: Int32Array; sims: Float32Array } {
+    const ids = new Int32Array(this.k), sims = new Float64Array(this.k);
+    const got = this.nearest(q, ids, sims);
+    return { ids: ids.subarray(0, got), sims: Float32Array.from(sims.subarray(0, got)) };
+  }
+
+  /** The clusters' nearest `top` into fresh arrays (inline index), for the same reason. */
+  searchClusters(q: Float32Array): { ids: Int32Array; sims: Float32Array } {
+    const ids = new Int32Array(this.top), sims = new Float32Array(this.top);
+    const got = this.index.search(q, this.top, ids, sims);
+    return { ids: ids.subarray(0, got), sims: sims.subarray(0, got) };
+  }
+
   nearest(q: Float32Array, ids: Int32Array = this.nearIds, sims: Float64Array = this.nearSims): number {
     const { points, n } = this;
     const dim = q.length, k = Math.min(this.k, ids.length);
@@ -90,14 +115,17 @@ export class NeighbourRouter {
    * that gave the prior. Prior: the cluster router's soft estimate (its
    * scores at lambda 0, no mask, no bias), with the caller's errorOverride.
    */
-  estimate(q: Float32Array, opts: RouteOptions = {}, out: Float64Array = this.err, near?: { ids: Int32Array; sims: Float32Array }): { err: Float64Array; cluster: Decision } {
+  estimate(q: Float32Array, opts: RouteOptions = {}, out: Float64Array = this.err, near?: NearFound): { err: Float64Array; cluster: Decision } {
     const M = this.models.length;
     // Everything the caller gave the cluster router (an organisation's feedback, say) except what changes the arithmetic of the prior.
     // The prior's scores go to scratch: consumed below, before this returns.
     const cluster = this.clusters.routeNear(q, near, { ...opts, costWeight: 0, allowed: undefined, scores: this.prior, bias: undefined } as RouteOptions);
     const prior = cluster.scores;
-    const got = this.nearest(q);
-    const { labels, nearIds, alpha } = this;
+    // The labelled prompts found elsewhere (the route pool, or a search made before an await), else scanned now.
+    const found = near?.points;
+    const got = found ? found.ids.length : this.nearest(q);
+    const nearIds = found ? found.ids : this.nearIds;
+    const { labels, alpha } = this;
     for (let m = 0; m < M; m++) {
       let sum = 0, cnt = 0;
       for (let t = 0; t < got; t++) { const e = labels[nearIds[t] * M + m]; if (e === e) { sum += e; cnt++; } }
@@ -116,7 +144,7 @@ export class NeighbourRouter {
    * (the route pool), undefined = search the clusters here. The labelled
    * prompts are scanned on this thread either way.
    */
-  routeNear(embedding: Float32Array, near: { ids: Int32Array; sims: Float32Array } | undefined, opts: RouteOptions = {}): Decision {
+  routeNear(embedding: Float32Array, near: NearFound | undefined, opts: RouteOptions = {}): Decision {
     const M = this.models.length;
     const { err, cluster } = this.estimate(embedding, opts, this.err, near);
     const lambda = opts.costWeight ?? this.profile.manifest.default_cost_weight;

@@ -201,3 +201,46 @@ describe('neighbours profile with two HTTP threads', () => {
     } finally { await s.close(); }
   });
 });
+
+describe('neighbours profile with its searches in the route pool (router.nearest: pool)', () => {
+  it('the same decisions as inline, concurrent text prompts included; /health shows both pools', async () => {
+    // 300 labelled prompts at random in the first 8 dimensions, random errors: the neighbours decide.
+    const rnd = mulberry32(77);
+    const p = loadProfile(profileDir('neighbours', errors, costs));
+    const N = 300, M = costs.length;
+    const points = new Float32Array(N * DIM), labels = new Float32Array(N * M);
+    for (let i = 0; i < N; i++) {
+      let n = 0;
+      for (let d = 0; d < 8; d++) { const x = rnd() * 2 - 1; points[i * DIM + d] = x; n += x * x; }
+      for (let d = 0; d < 8; d++) points[i * DIM + d] /= Math.sqrt(n);
+      for (let m = 0; m < M; m++) labels[i * M + m] = rnd();
+    }
+    p.manifest = { ...p.manifest, router: { kind: 'neighbours', k: 7, alpha: 2, samples: N } };
+    p.points = points; p.labels = labels;
+    const dir = join(root, `p${dirs++}`);
+    saveProfile(dir, p);
+    for (const f of ['embedder.json', 'idf.f32']) copyFileSync(join(DEFAULT_PROFILE_DIR, f), join(dir, f));
+    const inline = await startTestServer({ router: { profile: dir, nearest: 'inline', cache_size: 0 } });
+    const pooled = await startTestServer({ router: { profile: dir, nearest: 'pool', cache_size: 0 }, workers: 2 });
+    try {
+      const h = (await get(pooled.base, '/health')).json;
+      assert.equal(h.routing, 'pool');
+      assert.equal(h.neighbour_pool.k, N);
+      assert.equal((await get(inline.base, '/health')).json.neighbour_pool, null);
+      const queries = Array.from({ length: 20 }, () => { const v = new Array<number>(DIM).fill(0); let n = 0; for (let d = 0; d < 8; d++) { v[d] = rnd() * 2 - 1; n += v[d] * v[d]; } return v.map((x) => x / Math.sqrt(n)); });
+      for (const q of queries) {
+        const a = (await post(inline.base, '/v1/route', { embedding: q, cost_weight: 0.1 })).json;
+        const b = (await post(pooled.base, '/v1/route', { embedding: q, cost_weight: 0.1 })).json;
+        assert.equal(b.selected_model, a.selected_model);
+        assert.equal(b.cluster_id, a.cluster_id);
+        for (const m of Object.keys(a.all_scores)) assert.ok(near(b.all_scores[m], a.all_scores[m]), `${m}: ${b.all_scores[m]} vs ${a.all_scores[m]}`);
+      }
+      // Text prompts, all at once: each embedding goes through the thread's scratch buffer; the decision must still be its own.
+      const prompts = Array.from({ length: 30 }, (_, i) => `Prompt number ${i}: ${['sort a list', 'name a river', 'prove a lemma', 'write a poem', 'fix this SQL'][i % 5]} ${'x'.repeat(i)}`);
+      const want = [];
+      for (const prompt of prompts) want.push((await post(inline.base, '/v1/route', { prompt, cost_weight: 0.1 })).json.all_scores);
+      const got = await Promise.all(prompts.map((prompt) => post(pooled.base, '/v1/route', { prompt, cost_weight: 0.1 })));
+      got.forEach((g, i) => { for (const m of Object.keys(want[i])) assert.ok(near(g.json.all_scores[m], want[i][m]), `prompt ${i} ${m}`); });
+    } finally { await inline.close(); await pooled.close(); }
+  });
+});
