@@ -28,9 +28,9 @@
  *
  * Across replicas (issue 12; the Redis store, where every replica reads the
  * same preferences and feedback): a write also PUBLISHes the organisation on
- * the bus (`org-state`); every thread of every other replica that hears it
- * bumps its process's counter, so its next request recompiles (in effect in
- * milliseconds). A message can be lost (Redis down at that moment, a
+ * the bus (`org-state`); every thread of every other replica hears it and
+ * drops that organisation's compiled state, so its next request recompiles
+ * (in effect in milliseconds). A message can be lost (Redis down at that moment, a
  * subscriber reconnecting), so a compiled entry is also re-checked every
  * CHECK_MS: one GET of the organisation's version (OrgStore.generation;
  * every write INCRs it) and a re-read only when it moved. The check runs
@@ -186,6 +186,8 @@ export class OrgStates {
   private readonly pending = new Map<string, Promise<CompiledOrg>>();
   /** Set once the router is ready: compiled entries made before (no masks) are dropped then. */
   private readyAt = false;
+  /** Per organisation: how often another replica's change dropped it (a read begun before a drop is not cached). */
+  private readonly dropped = new Map<string, number>();
   /** The store is shared with other replicas: listen on the bus and re-check entries (see the header). */
   private readonly shared: boolean;
 
@@ -193,7 +195,16 @@ export class OrgStates {
     this.gen = new Int32Array(buffer ?? createOrgStateBuffer());
     this.shared = engine.store.kind === 'redis' && engine.store.org.generation !== undefined;
     if (this.shared) {
-      engine.bus.subscribe(ORG_STATE_TOPIC, (m) => { if (!m.startsWith(`${REPLICA_ID}\t`)) Atomics.add(this.gen, 0, 1); });
+      // Every thread hears the message itself (its Engine's own subscription), so it drops that one organisation only:
+      // a feedback stream from many organisations elsewhere does not recompile every organisation here.
+      engine.bus.subscribe(ORG_STATE_TOPIC, (m) => {
+        const tab = m.indexOf('\t');
+        if (tab < 0 || m.slice(0, tab) === REPLICA_ID) return;
+        const org = m.slice(tab + 1);
+        this.compiled.delete(org);
+        this.pending.delete(org);
+        this.dropped.set(org, (this.dropped.get(org) ?? 0) + 1);
+      });
     }
   }
 
@@ -216,9 +227,9 @@ export class OrgStates {
     }
     let p = this.pending.get(org);
     if (p === undefined) {
-      const at = g;
+      const at = g, drops = this.dropped.get(org);
       p = this.load(org).then(({ v, ok, version }) => {
-        if (this.seen === at) { if (ok) this.compiled.set(org, { v, version, checkedAt: Date.now(), checking: false }); this.pending.delete(org); }
+        if (this.seen === at && this.dropped.get(org) === drops) { if (ok) this.compiled.set(org, { v, version, checkedAt: Date.now(), checking: false }); this.pending.delete(org); }
         return v;
       });
       this.pending.set(org, p);
