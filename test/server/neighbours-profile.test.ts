@@ -237,7 +237,7 @@ describe('neighbours profile with its searches in the route pool (router.nearest
       }
       // Text prompts, all at once: each embedding goes through the thread's scratch buffer; the decision must still be its own.
       const prompts = Array.from({ length: 30 }, (_, i) => `Prompt number ${i}: ${['sort a list', 'name a river', 'prove a lemma', 'write a poem', 'fix this SQL'][i % 5]} ${'x'.repeat(i)}`);
-      const want = [];
+      const want: Record<string, number>[] = [];
       for (const prompt of prompts) want.push((await post(inline.base, '/v1/route', { prompt, cost_weight: 0.1 })).json.all_scores);
       const got = await Promise.all(prompts.map((prompt) => post(pooled.base, '/v1/route', { prompt, cost_weight: 0.1 })));
       got.forEach((g, i) => { for (const m of Object.keys(want[i])) assert.ok(near(g.json.all_scores[m], want[i][m]), `prompt ${i} ${m}`); });
