@@ -118,7 +118,15 @@ describe('GET /metrics with server.threads: 2', () => {
     assert.equal(chatOk.status, 200, chatOk.text);
     const chatBad = await fresh(port, 'POST', '/v1/chat/completions', JSON.stringify({ model: 'claude-v2', messages: [{ role: 'user', content: 'hi' }] }), auth);
     assert.equal(chatBad.status, 502, chatBad.text);
-    const f = parsePrometheus((await fresh(port, 'GET', '/metrics', null, auth)).text);
+    // A thread counts a request as its reply completes, so a scrape answered by the other thread
+    // can land a moment before that: scrape until the counts are in (or 50 tries), then assert.
+    const expected = (x: ReturnType<typeof parsePrometheus>) => value(x, 'switchyard_upstream_completions_total', { model: 'gpt-4-1106-preview' }) === 1
+      && value(x, 'switchyard_upstream_errors_total', { model: 'claude-v2' }) === 1 && value(x, 'switchyard_http_requests_total', { route: '/v1/chat/completions', status: '502' }) === 1;
+    let f = parsePrometheus((await fresh(port, 'GET', '/metrics', null, auth)).text);
+    for (let i = 0; i < 50 && !expected(f); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      f = parsePrometheus((await fresh(port, 'GET', '/metrics', null, auth)).text);
+    }
     assert.equal(value(f, 'switchyard_rate_limited_total', { org: 'org_tight', limit: 'requests', scope: 'organization' }), 2);
     assert.equal(value(f, 'switchyard_upstream_completions_total', { model: 'gpt-4-1106-preview' }), 1);
     assert.equal(value(f, 'switchyard_upstream_errors_total', { model: 'claude-v2' }), 1);
