@@ -184,8 +184,12 @@ export class OrgStates {
   private seen = -1;
   private readonly compiled = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<CompiledOrg>>();
-  /** Set once the router is ready: compiled entries made before (no masks) are dropped then. */
-  private readyAt = false;
+  /**
+   * The Ready the entries were compiled against: entries made before the
+   * router was ready (no masks), or for a profile a hot reload replaced
+   * (masks and feedback indexed by its models; issue 13), are dropped when it changes.
+   */
+  private readyAt: Ready | undefined;
   /** Per organisation: how often another replica's change dropped it (a read begun before a drop is not cached). */
   private readonly dropped = new Map<string, number>();
   /** The store is shared with other replicas: listen on the bus and re-check entries (see the header). */
@@ -218,7 +222,7 @@ export class OrgStates {
   /** The compiled state: synchronously when cached (the common case), else a Promise (a store read and a compile). */
   get(org: string): CompiledOrg | Promise<CompiledOrg> {
     const g = Atomics.load(this.gen, 0);
-    const ready = this.engine.ready !== undefined;
+    const ready = this.engine.ready;
     if (g !== this.seen || ready !== this.readyAt) { this.compiled.clear(); this.pending.clear(); this.seen = g; this.readyAt = ready; }
     const c = this.compiled.get(org);
     if (c !== undefined) {
