@@ -267,3 +267,35 @@ describe('POST /v1/router/reload with the route pool (router.nearest: pool)', ()
     assert.ok(d.json.cluster_id >= 0 && d.json.cluster_id < 80);
   });
 });
+
+describe('POST /v1/router/reload and an organisation\'s compiled preferences', () => {
+  it('an excluded model stays excluded after a reload that reorders the models (masks are rebuilt for the new profile)', async () => {
+    // The default profile with its models in reverse order (columns of errors and counts moved with them).
+    const dir = join(root, 'reversed');
+    cpSync(DEFAULT_PROFILE_DIR, dir, { recursive: true });
+    const p = loadProfile(dir);
+    const M = p.models.length, K = p.k;
+    const order = p.models.map((_, i) => M - 1 - i);
+    const errors = new Float32Array(K * M), counts = new Uint32Array(K * M);
+    for (let k = 0; k < K; k++) for (let j = 0; j < M; j++) { errors[k * M + j] = p.errors[k * M + order[j]]; counts[k * M + j] = p.counts[k * M + order[j]]; }
+    p.manifest = { ...p.manifest, name: 'reversed', models: order.map((i) => p.manifest.models[i]) };
+    saveProfile(dir, { ...p, models: p.manifest.models.map((m) => m.name), errors, counts });
+    const s = await startTestServer({ state: { dir: mkdtempSync(join(root, 'org-')) } });
+    try {
+      const victim = 'claude-v1';
+      const put = await fetch(`${s.base}/v1/preferences/excluded_models`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: [victim] }) });
+      assert.equal(put.status, 200, await put.text());
+      const before1 = await post(s.base, '/v1/route', { prompt: 'Summarise this contract in plain English.', cost_weight: 0 });
+      assert.equal(before1.json.all_scores[victim], undefined);
+      assert.equal(Object.keys(before1.json.all_scores).length, M - 1);
+      assert.equal((await post(s.base, '/v1/router/reload', { profile: dir })).status, 200);
+      for (const prompt of ['Summarise this contract in plain English.', 'Write a Go HTTP server.', 'What is 17 * 23?']) {
+        const d = await post(s.base, '/v1/route', { prompt, cost_weight: 0 });
+        assert.equal(d.status, 200);
+        assert.equal(d.json.all_scores[victim], undefined, `${victim} excluded after the reload`);
+        assert.notEqual(d.json.selected_model, victim);
+        assert.equal(Object.keys(d.json.all_scores).length, M - 1);
+      }
+    } finally { await s.close(); }
+  });
+});
