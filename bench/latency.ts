@@ -15,6 +15,8 @@
  *   gateway         POST /v1/chat/completions, JSON, model "auto", through Switchyard to that mock
  *   route-model     POST /api/v1/route-model, a unique prompt as `input`, a 3-rule config (ratio over bare)
  *   invoke          POST /v1/model-router/invoke, a unique user message, the same config's rules, to the mock (ratio over gateway)
+ *   prompt-cache    POST /v1/chat/completions with x-switchyard-cache-ttl, 16 bodies in rotation: prompt-cache hits
+ *                   after the warm-up (issue 11: p50 within 0.1 ms of `repeated`, the /v1/route decision-cache hits)
  * Each run is a --warmup run then a --seconds run; per connection count every
  * case runs back to back, so drift on a shared machine hits neighbours alike.
  * Switchyard runs with --trace-gc (off: --no-trace-gc) and each row carries
@@ -51,7 +53,7 @@ import { DIRECT_MODEL, chat, template } from './lib/chat-bodies.ts';
 import { repeatedBodies, embeddingBody, embeddingMsgpackBody } from './lib/route-bodies.ts';
 import { addRatios, checkTargets, rowCells, ROW_HEADER, type CaseName, type FreshConnections, type LatencyRow } from './lib/latency-targets.ts';
 
-const ALL_CASES: CaseName[] = ['bare', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway', 'route-model', 'invoke'];
+const ALL_CASES: CaseName[] = ['bare', 'unique', 'repeated', 'embedding', 'msgpack', 'direct', 'gateway', 'route-model', 'invoke', 'prompt-cache'];
 const MSGPACK_HEADERS = { 'content-type': 'application/msgpack', accept: 'application/msgpack' };
 const { values: v } = parseArgs({
   options: {
@@ -75,6 +77,7 @@ if (!cfg.connections.every((n) => Number.isInteger(n) && n >= 1)) { console.erro
 for (const c of cfg.cases) if (!ALL_CASES.includes(c)) { console.error(`--cases: unknown case "${c}" (known: ${ALL_CASES.join(', ')})`); process.exit(2); }
 if (cfg.cases.has('embedding')) cfg.cases.add('bare-embedding');
 if (cfg.cases.has('msgpack')) cfg.cases.add('bare-msgpack');
+if (cfg.cases.has('prompt-cache')) cfg.cases.add('repeated');
 if (cfg.cases.has('invoke')) cfg.cases.add('gateway');
 if (cfg.cases.has('gateway')) cfg.cases.add('direct');
 if (cfg.cases.has('route-model')) cfg.cases.add('bare');
@@ -126,6 +129,7 @@ function loadFor(c: CaseName, sy: Sy | null): Omit<WrkLoad, 'connections' | 'sec
     case 'direct': return { ...base, url: `http://127.0.0.1:${mock!.port}/v1/chat/completions`, uniqueTemplate: template(DIRECT_MODEL, false) };
     case 'gateway': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/v1/chat/completions`, uniqueTemplate: template('auto', false) };
     case 'route-model': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/api/v1/route-model`, uniqueTemplate: { prefix: '{"input":"', suffix: '","configName":"bench"}' } };
+    case 'prompt-cache': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/v1/chat/completions`, bodies: PROMPT_CACHE, headers: { 'x-switchyard-cache-ttl': '3600' } };
     case 'invoke': return { ...base, url: `http://127.0.0.1:${sy!.proc.port}/v1/model-router/invoke`, uniqueTemplate: { prefix: '{"messages":[{"role":"user","content":"', suffix: '"}]}' } };
   }
 }
@@ -209,8 +213,8 @@ async function main(): Promise<void> {
     sys.push({ variant, proc, gc });
   }
 
-  const order: CaseName[] = ['bare', 'bare-embedding', 'bare-msgpack', 'unique', 'repeated', 'embedding', 'msgpack', 'route-model', 'direct', 'gateway', 'invoke'];
-  const perSy = (c: CaseName) => c === 'unique' || c === 'repeated' || c === 'embedding' || c === 'msgpack' || c === 'gateway' || c === 'route-model' || c === 'invoke';
+  const order: CaseName[] = ['bare', 'bare-embedding', 'bare-msgpack', 'unique', 'repeated', 'embedding', 'msgpack', 'route-model', 'prompt-cache', 'direct', 'gateway', 'invoke'];
+  const perSy = (c: CaseName) => c === 'unique' || c === 'repeated' || c === 'embedding' || c === 'msgpack' || c === 'gateway' || c === 'route-model' || c === 'invoke' || c === 'prompt-cache';
   for (const n of cfg.connections) {
     for (const c of order.filter((x) => cfg.cases.has(x))) {
       if (perSy(c)) { for (const sy of sys) await measure(c, sy, n); } else await measure(c, null, n);
@@ -258,6 +262,7 @@ async function main(): Promise<void> {
 }
 
 const REPEATED = repeatedBodies();
+const PROMPT_CACHE = REPEATED.map((b) => chat('auto', false, (JSON.parse(b) as { prompt: string }).prompt));
 const EMBEDDING = embeddingBody();
 const EMBEDDING_MSGPACK = embeddingMsgpackBody();
 try {

@@ -12,7 +12,7 @@ import { fmt } from './table.ts';
  * embedding body / the msgpack embedding body (each the denominator of the route cases that
  * send the same bytes); direct: the mock upstream itself.
  */
-export type CaseName = 'bare' | 'bare-embedding' | 'bare-msgpack' | 'unique' | 'repeated' | 'embedding' | 'msgpack' | 'direct' | 'gateway' | 'route-model' | 'invoke';
+export type CaseName = 'bare' | 'bare-embedding' | 'bare-msgpack' | 'unique' | 'repeated' | 'embedding' | 'msgpack' | 'direct' | 'gateway' | 'route-model' | 'invoke' | 'prompt-cache';
 
 export interface LatencyRow {
   case: CaseName;
@@ -79,6 +79,11 @@ export function checkTargets(rows: LatencyRow[], variants: string[], fresh: Reco
     // Issue 9.
     add(`/api/v1/route-model rps / bare, ${maxConns} conns`, row('route-model', maxConns)?.rps_ratio, '', '>= 0.40', (x) => x >= 0.40, 2);
     add('/api/v1/route-model p99, 8 conns', row('route-model', 8)?.wrk.p99_ms, ' ms', '<= 1 ms', (x) => x <= 1);
+    // Issue 11.
+    for (const n of [1, 8]) {
+      const pc = row('prompt-cache', n)?.wrk.p50_ms, hit = row('repeated', n)?.wrk.p50_ms;
+      add(`prompt-cache hit p50 - /v1/route hit p50, ${n} conn${n > 1 ? 's' : ''}`, pc !== undefined && hit !== undefined ? pc - hit : undefined, ' ms', '<= 0.1 ms', (x) => x <= 0.1);
+    }
     add(`/v1/model-router/invoke rps / chat completions, ${maxConns} conns`, row('invoke', maxConns)?.rps_ratio, '', '>= 0.90', (x) => x >= 0.90, 2);
   }
   return out;
