@@ -85,6 +85,7 @@ describe('profile reload and added models across replicas (Redis bus, shared ver
     await until('version +1 after SIGHUP', async () => (await health(a.base)).profile_version === before.profile_version + 1).catch((e) => { console.log(a.log()); throw e; });
     const h = await health(a.base);
     assert.ok(h.models.includes('replica-added'));
-    assert.match(a.log(), /profile reloaded \(signal\)/);
+    // The line reaches us through the child's stdout pipe, which can trail /health by a moment.
+    await until('the reload logged', async () => /profile reloaded \(signal\)/.test(a.log()), 10_000).catch((e) => { console.log(a.log()); throw e; });
   });
 });
