@@ -28,7 +28,7 @@ import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type J
 import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
 import type { BinaryReply } from './sink.ts';
 import { PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
-import { logRequest, logsOn } from './activity-log.ts';
+import { logRequest, logsOn, type RequestMeta } from './activity-log.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -201,22 +201,41 @@ export function handleRoute(body: Buffer, engine: Engine, contentType = '', acce
  * not rows, as on the gateway endpoints; a routing failure (422 no_candidate) is.
  */
 function logged(body: Buffer, engine: Engine, contentType: string, accept: string, org: string, requestId: string): string | BinaryReply | Promise<string | BinaryReply> {
-  const t0 = performance.now();
-  const out: RouteOutcome = { model: null, cluster: null, hit: false };
-  let routing = false;
-  const row = (status: number) => logRequest(engine, { org, requestId }, {
-    endpoint: '/v1/route', requested: null, selected: out.model, executed: null, reason: out.model === null ? null : 'routed', chain: NO_CHAIN,
-    cluster: out.cluster, usage: null, costUsd: null, status, cacheHit: out.hit, t0,
-  });
+  const log = new RouteLog(engine, org, requestId);
   let res: string | BinaryReply | Promise<string | BinaryReply>;
   try {
-    res = routeBody(body, engine, contentType, accept, org, out, () => { routing = true; });
+    res = routeBody(body, engine, contentType, accept, org, log);
   } catch (e) {
-    if (routing) row(statusOf(e));
+    if (log.routing) log.row(statusOf(e));
     throw e;
   }
-  if (!(res instanceof Promise)) { row(200); return res; }
-  return res.then((v) => { row(200); return v; }, (e: unknown) => { if (routing) row(statusOf(e)); throw e; });
+  if (!(res instanceof Promise)) { log.row(200); return res; }
+  return res.then((v) => { log.row(200); return v; }, (e: unknown) => { if (log.routing) log.row(statusOf(e)); throw e; });
+}
+
+/**
+ * One logged /v1/route request: its RouteOutcome (filled by routeRequest),
+ * its RequestMeta and whether it got past parsing, in one object. Per-request
+ * closures cost more than their allocation here: tsx compiles with esbuild's
+ * keepNames, so each named arrow made in a function body is passed through
+ * __name (an Object.defineProperty on a fresh function): 2.1% of an HTTP
+ * thread's samples on decision-cache hits (bench/cpu-profile-top.ts, 2026-12-05).
+ */
+class RouteLog implements RouteOutcome, RequestMeta {
+  model: string | null = null;
+  cluster: number | null = null;
+  hit = false;
+  /** Parsed and checked: from here a failure is a logged row (a 422 no_candidate), before it not (a 400). */
+  routing = false;
+  private readonly t0 = performance.now();
+  constructor(private readonly engine: Engine, readonly org: string, readonly requestId: string) {}
+
+  row(status: number): void {
+    logRequest(this.engine, this, {
+      endpoint: '/v1/route', requested: null, selected: this.model, executed: null, reason: this.model === null ? null : 'routed', chain: NO_CHAIN,
+      cluster: this.cluster, usage: null, costUsd: null, status, cacheHit: this.hit, t0: this.t0,
+    });
+  }
 }
 
 const NO_CHAIN: readonly { model: string }[] = [];
@@ -232,13 +251,13 @@ function outcomeOfJson(out: RouteOutcome, json: string): void {
   out.cluster = Number(json.slice(end + 14, k < 0 ? undefined : k));
 }
 
-function routeBody(body: Buffer, engine: Engine, contentType: string, accept: string, org?: string, out?: RouteOutcome, parsed?: () => void): string | BinaryReply | Promise<string | BinaryReply> {
+function routeBody(body: Buffer, engine: Engine, contentType: string, accept: string, org?: string, out?: RouteLog): string | BinaryReply | Promise<string | BinaryReply> {
   const r = engine.require();
   // A msgpack bin embedding may be a view of the body, which uWS detaches when this call returns. Nothing reads it after
   // an await: the route pool gets a copy (poolSearch) and decides from the neighbours alone (Router.routeFrom).
   const o = isMsgpack(contentType) ? parseMsgpackObject(body) : parseJsonObject(body);
   const req = parseRouteRequest(o, r, engine.config.limits.input_chars);
-  if (out !== undefined) { req.out = out; parsed!(); }
+  if (out !== undefined) { req.out = out; out.routing = true; }
   if (org === undefined) return prefersMsgpack(accept) ? routeRequest(MSGPACK_ANSWER, r, req) : routeRequest(JSON_ANSWER, r, req);
   // The organisation's preferences and feedback (org-state.ts): one Map lookup when compiled; nothing changes for an org without any.
   if (req.embedding !== undefined && req.embedding.buffer === body.buffer) req.embedding = req.embedding.slice();
