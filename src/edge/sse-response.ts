@@ -14,7 +14,7 @@
  *   up, sees `signal.aborted`, and cancels its upstream request.
  */
 import type { HttpResponse } from './uws.ts';
-import type { Exchange } from './exchange.ts';
+import { writeHeaders, type Exchange } from './exchange.ts';
 import { errorReply } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { HeaderList, ResponseSink } from '../api/sink.ts';
@@ -52,7 +52,7 @@ export class SseResponse implements ResponseSink {
       // nginx and similar proxies buffer responses by default, which would hold every chunk back.
       .writeHeader('x-accel-buffering', 'no');
     this.x.writeCommon(res);
-    if (this.headers) for (const [k, v] of this.headers) res.writeHeader(k, v);
+    if (this.headers) writeHeaders(res, this.headers);
   }
 
   write(frames: string): boolean {
