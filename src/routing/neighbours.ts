@@ -14,8 +14,9 @@
  * added to the profile later (src/fit/add-model.ts, cluster tables only) is
  * routed on its cluster estimates.
  *
- * Search here is exact (a scan of N x dim: 2,200 x 384 multiply-adds ~ 0.3 ms
- * on one core). The server serves it (issue 13): the Engine builds one per
+ * Search here is exact (a scan of N x dim: 2,200 x 384 multiply-adds, in the
+ * WebAssembly SIMD kernel of nearest-simd.ts; the scalar JS loop it replaced
+ * took ~1.1 ms a decision). The server serves it (issue 13): the Engine builds one per
  * HTTP thread (`servedRouter`); its `routeNear` takes what was found before
  * the decision (src/api/engine.ts poolSearch): the clusters' neighbours from
  * the route pool when the profile's K searches there, and the labelled
@@ -24,7 +25,7 @@
  * await (`searchPoints`), never from an embedding buffer read afterwards.
  */
 import type { Profile } from './profile.ts';
-import type { NearestIndex } from './nearest.ts';
+import { bruteForceIndex, type NearestIndex } from './nearest.ts';
 import { Router, NoCandidateError, selectModel, type Decision, type RouteOptions } from './router.ts';
 
 /**
@@ -52,6 +53,8 @@ export class NeighbourRouter {
   private readonly nearSims: Float64Array;
   private readonly err: Float64Array;
   private readonly prior: Float64Array;
+  private pointIndex: NearestIndex | undefined;
+  private readonly nearSims32: Float32Array;
 
   /** `index`: the clusters' nearest index (default brute force; the server passes its own, or remoteIndex when the route pool searches). */
   constructor(readonly profile: Profile, index?: NearestIndex) {
@@ -71,6 +74,7 @@ export class NeighbourRouter {
     this.nearSims = new Float64Array(this.k);
     this.err = new Float64Array(profile.models.length);
     this.prior = new Float64Array(profile.models.length);
+    this.nearSims32 = new Float32Array(this.k);
   }
 
   mask(names: readonly string[]): Uint8Array { return this.clusters.mask(names); }
@@ -93,20 +97,18 @@ export class NeighbourRouter {
     return { ids: ids.subarray(0, got), sims: sims.subarray(0, got) };
   }
 
+  /**
+   * Exact search over every labelled prompt with the fastest exact index this
+   * runtime has (bruteForceIndex: the WebAssembly SIMD kernel, else the
+   * blocked JS loop), built on first use: a profile searched in the route pool
+   * never copies its points into a per-thread index. At 2,205 x 384 the scalar
+   * loop this replaced cost ~1.1 ms a decision (bench:latency, 2026-12-05).
+   */
   nearest(q: Float32Array, ids: Int32Array = this.nearIds, sims: Float64Array = this.nearSims): number {
-    const { points, n } = this;
-    const dim = q.length, k = Math.min(this.k, ids.length);
-    let got = 0;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      const o = j * dim;
-      for (let d = 0; d < dim; d++) s += q[d] * points[o + d];
-      if (got === k && s <= sims[k - 1]) continue;
-      // Insertion into the sorted top-k (k ~ 50: cheaper than a heap at this size).
-      let t = got < k ? got++ : k - 1;
-      while (t > 0 && sims[t - 1] < s) { sims[t] = sims[t - 1]; ids[t] = ids[t - 1]; t--; }
-      sims[t] = s; ids[t] = j;
-    }
+    this.pointIndex ??= bruteForceIndex(this.points, this.n, q.length);
+    const k = Math.min(this.k, ids.length);
+    const got = this.pointIndex.search(q, k, ids, this.nearSims32);
+    for (let t = 0; t < got; t++) sims[t] = this.nearSims32[t];
     return got;
   }
 
