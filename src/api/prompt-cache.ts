@@ -94,6 +94,26 @@ function decode(v: Uint8Array): CachedAnswer {
 }
 
 /**
+ * Where a local hit is copied out of shared memory: one slot-sized Buffer per
+ * thread (module state is per isolate), reused by every hit and read only
+ * synchronously (decodeScratch copies into strings before returning). Why:
+ * ShmCache.get without `out` allocates a fresh slot-sized Uint8Array (32 KiB
+ * at the defaults) per hit; a backing store that size is external memory, and
+ * V8 answers external-memory growth with mark-compacts (the prompt-cache
+ * bench's mark-compacts and its p99). Grown, never shrunk, to the largest
+ * slot size seen.
+ */
+let scratch = Buffer.alloc(0);
+
+/** decode() over scratch[0..n): the meta line and the body straight from the Buffer, no view or copy of the slot. */
+function decodeScratch(n: number): CachedAnswer {
+  let nl = scratch.indexOf(0x0a);
+  if (nl < 0 || nl >= n) nl = n; // never for our own entries (the meta line always ends with a newline)
+  const meta = JSON.parse(scratch.toString('utf8', 0, nl)) as { h: [string, string][]; s: Record<string, unknown> | null };
+  return { headers: meta.h, switchyard: meta.s, body: nl < n ? scratch.toString('utf8', nl + 1, n) : '' };
+}
+
+/**
  * Level 2 (issue 12): the same answers in Redis, shared by every replica.
  * Key `<prefix>:v1:pcache:{<org>}:<sha256 hex>` (the organisation in the key
  * and in the hash: no cross-organisation hit). Value: the expiry as unix ms,
@@ -159,8 +179,9 @@ export class PromptCache {
 
   /** This process's cache only. */
   get(key: Uint8Array): CachedAnswer | undefined {
-    const v = this.cache.get(key);
-    return v === undefined ? undefined : decode(v);
+    if (scratch.length < this.cache.slotBytes) scratch = Buffer.allocUnsafeSlow(this.cache.slotBytes);
+    const n = this.cache.getInto(key, scratch);
+    return n < 0 ? undefined : decodeScratch(n);
   }
 
   /**
