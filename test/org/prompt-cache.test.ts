@@ -9,6 +9,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { KEY_A, KEY_B, call, eventually, startOrgGateway, type OrgGateway } from './helpers.ts';
+import { PromptCache } from '../../src/api/prompt-cache.ts';
+import { ShmCache } from '../../src/store/shm-cache.ts';
 
 let g: OrgGateway;
 let base: string;
@@ -103,5 +105,25 @@ describe('prompt cache across HTTP threads', () => {
       assert.equal(r.headers.get('x-cache'), 'HIT', `request ${i}`);
     }
     assert.equal(calls(), n);
+  });
+});
+
+describe('PromptCache reads through one reused buffer per thread', () => {
+  it('answers stay whole and independent across hits, caches and slot sizes (nothing aliases the buffer)', () => {
+    const small = new PromptCache(ShmCache.create({ capacity: 8, slotBytes: 512 }));
+    const large = new PromptCache(ShmCache.create({ capacity: 8, slotBytes: 8192 }));
+    const a = { headers: [['x-switchyard-model', 'm-a']] as [string, string][], switchyard: { model: 'm-a', cost_usd: 1 }, body: '{"id":"a","text":"line\nnext ü€"}' };
+    const b = { headers: [['x-switchyard-model', 'm-b']] as [string, string][], switchyard: null, body: `data: ${'x'.repeat(5000)}\n\ndata: [DONE]\n\n` };
+    const c = { headers: [] as [string, string][], switchyard: null, body: 'short' };
+    const ka = small.key('o', { p: 'a' }), kb = large.key('o', { p: 'b' }), kc = large.key('o', { p: 'c' });
+    assert.ok(small.set(ka, a, 60));
+    assert.ok(large.set(kb, b, 60));
+    assert.ok(large.set(kc, c, 60));
+    const ha = small.get(ka), hb = large.get(kb), hc = large.get(kc), ha2 = small.get(ka);
+    assert.deepEqual(ha, a);
+    assert.deepEqual(hb, b);
+    assert.deepEqual(hc, c); // shorter than the previous value read into the same buffer
+    assert.deepEqual(ha2, a);
+    assert.equal(large.get(large.key('o', { p: 'absent' })), undefined);
   });
 });
