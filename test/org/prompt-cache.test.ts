@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { KEY_A, KEY_B, call, eventually, startOrgGateway, type OrgGateway } from './helpers.ts';
-import { PromptCache } from '../../src/api/prompt-cache.ts';
+import { PromptCache, canonical } from '../../src/api/prompt-cache.ts';
 import { ShmCache } from '../../src/store/shm-cache.ts';
 
 let g: OrgGateway;
@@ -125,5 +125,17 @@ describe('PromptCache reads through one reused buffer per thread', () => {
     assert.deepEqual(hc, c); // shorter than the previous value read into the same buffer
     assert.deepEqual(ha2, a);
     assert.equal(large.get(large.key('o', { p: 'absent' })), undefined);
+  });
+});
+
+describe('canonical (the text a prompt-cache key hashes)', () => {
+  it('sorts keys by UTF-16 code units at every level, keeps array order, drops undefined members: pinned text, so keys match across versions and replicas', () => {
+    const body = { stream: false, model: 'auto', messages: [{ role: 'user', content: 'hé' }, { name: 'z', content: 'b', role: 'assistant' }], b: [2, 1, { y: 1, x: [null] }], '10': 1, '2': 2, Z: 0, a: undefined, 'é': 1, e: true };
+    assert.equal(canonical(body), '{"10":1,"2":2,"Z":0,"b":[2,1,{"x":[null],"y":1}],"e":true,"messages":[{"content":"hé","role":"user"},{"content":"b","name":"z","role":"assistant"}],"model":"auto","stream":false,"é":1}');
+    const reordered = { e: true, 'é': 1, Z: 0, '2': 2, b: [2, 1, { x: [null], y: 1 }], messages: [{ content: 'hé', role: 'user' }, { role: 'assistant', content: 'b', name: 'z' }], model: 'auto', stream: false, '10': 1 };
+    assert.equal(canonical(reordered), canonical(body));
+    assert.equal(canonical([]), '[]');
+    assert.equal(canonical({}), '{}');
+    assert.equal(canonical([undefined, 'x']), '[null,"x"]');
   });
 });
