@@ -197,6 +197,8 @@ interface ChatLog { engine: Engine; meta: RequestMeta; requested: string }
 /** A request with X-GR-Cache-TTL that missed: where its answer goes (prompt-cache.ts). */
 interface CacheCtx { pc: PromptCache; key: Uint8Array; ttl: number; org: string }
 const MISS: [string, string] = ['x-cache', 'MISS'];
+const HIT: [string, string] = ['x-cache', 'HIT'];
+const COST_0: [string, string] = ['x-switchyard-cost-usd', '0'];
 
 async function serve(rt: GatewayRuntime, input: ChatInput, plan: Plan, sink: ResponseSink, t0: number, log?: ChatLog, cache?: CacheCtx): Promise<void> {
   let res: ChatResult;
@@ -327,12 +329,22 @@ function planAndServe(engine: Engine, input: ChatInput, sink: ResponseSink, t0: 
 
 /** A prompt-cache hit: the stored answer, nothing spent (cost 0), no upstream call. */
 function replay(hit: CachedAnswer, input: ChatInput, sink: ResponseSink, log: ChatLog | undefined, t0: number): void {
-  const headers: [string, string][] = [...hit.headers, ['x-switchyard-cost-usd', '0'], ['x-cache', 'HIT']];
-  if (hit.switchyard !== null) sink.send(200, withSwitchyard(hit.body, { ...hit.switchyard, cost_usd: 0, cache: 'HIT' }), headers);
-  else { sink.openStream(headers); sink.end(hit.body); }
+  // hit is this lookup's own copy (decoded per hit): its headers array and switchyard object are extended in place.
+  const headers = hit.headers;
+  const n = headers.length;
+  headers.push(COST_0, HIT);
+  const sw = hit.switchyard;
+  if (sw !== null) {
+    // Same text as { ...sw, cost_usd: 0, cache: 'HIT' }: assignment keeps an existing key where it is.
+    sw.cost_usd = 0;
+    sw.cache = 'HIT';
+    sink.send(200, withSwitchyard(hit.body, sw), headers);
+  } else { sink.openStream(headers); sink.end(hit.body); }
   if (log !== undefined && channels.orgRequest.hasSubscribers) {
-    const model = hit.headers.find((h) => h[0] === 'x-switchyard-model')?.[1] ?? null;
-    const cluster = hit.headers.find((h) => h[0] === 'x-switchyard-cluster')?.[1];
+    let model: string | null = null, cluster: string | undefined;
+    for (let i = 0; i < n; i++) {
+      if (headers[i][0] === 'x-switchyard-model') { if (model === null) model = headers[i][1]; } else if (headers[i][0] === 'x-switchyard-cluster' && cluster === undefined) cluster = headers[i][1];
+    }
     logRequest(log.engine, log.meta, {
       endpoint: '/v1/chat/completions', requested: input.model, selected: model, executed: model, reason: 'cache', chain: [],
       cluster: cluster === undefined ? null : Number(cluster), usage: null, costUsd: 0, status: 200, cacheHit: true, t0,
