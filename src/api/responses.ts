@@ -243,15 +243,9 @@ async function stream(job: Job, plan: Plan, res: StreamResult, shell: ResponseOb
   pending += w.finishItems();
   const resp = w.response(usageOf(s.usage), switchyardOf(job, plan, res, estimate, s.costUsd, s.latencyMs));
   const json = JSON.stringify(resp);
-  if (job.r.store) {
-    try {
-      await put(job, resp, json);
-    } catch (e) {
-      if (!(e instanceof StoreError)) throw e;
-      sink.end(pending + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', resp.switchyard!, resp.usage));
-      publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, false, s.usage);
-      return;
-    }
+  if (!(await storeStreamed(job, w, resp, json, pending))) {
+    publish(job, plan, shell.id, res, res.chain, 200, s.costUsd, false, s.usage);
+    return;
   }
   sink.end(pending + w.terminal(resp, json));
   if (recorded !== undefined) {
@@ -294,18 +288,30 @@ async function replay(job: Job, hit: CachedAnswer): Promise<void> {
   out += w.finishItems();
   const resp = w.response(usageOf(meta.usage ?? null), sy);
   const json = JSON.stringify(resp);
-  if (job.r.store) {
-    try {
-      await put(job, resp, json);
-    } catch (e) {
-      if (!(e instanceof StoreError)) throw e;
-      sink.end(out + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', sy, resp.usage));
-      logHit(job, model, meta, 200);
-      return;
-    }
+  if (!(await storeStreamed(job, w, resp, json, out))) {
+    logHit(job, model, meta, 200);
+    return;
   }
   sink.end(out + w.terminal(resp, json));
   logHit(job, model, meta, 200);
+}
+
+/**
+ * A streamed response with store: written before its terminal event. A
+ * StoreError ends the stream with response.failed (store_unavailable) after
+ * `head` (the events not yet sent) and returns false; true: stored (or
+ * store: false), the caller sends the terminal event.
+ */
+async function storeStreamed(job: Job, w: ResponsesEventWriter, resp: ResponseObject, json: string, head: string): Promise<boolean> {
+  if (!job.r.store) return true;
+  try {
+    await put(job, resp, json);
+    return true;
+  } catch (e) {
+    if (!(e instanceof StoreError)) throw e;
+    job.sink.end(head + w.failed('The response could not be stored (store_unavailable): it cannot be retrieved or continued.', 'store_unavailable', resp.switchyard!, resp.usage));
+    return false;
+  }
 }
 
 function logHit(job: Job, model: string, meta: CachedMeta, status: number): void {
