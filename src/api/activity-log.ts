@@ -89,8 +89,7 @@ function onRow(m: unknown): void {
   let l = logs.get(engine);
   if (l === undefined) {
     // Another server of this process (tests) with its log off.
-    const on = engine.config.state.logs.enabled;
-    if (!(on === true || on === 'on')) return;
+    if (!logsOn(engine)) return;
     l = new ActivityLog(engine);
     logs.set(engine, l);
   }
@@ -111,8 +110,7 @@ export function logsOn(engine: Engine): boolean {
 
 /** Subscribes this thread's log (idempotent); called where the server is built. Off (state.logs.enabled false): nothing subscribes, nothing is built per request. */
 export function startActivityLog(engine: Engine): void {
-  const on = engine.config.state.logs.enabled;
-  if (!(on === true || on === 'on') || subscribed) return;
+  if (!logsOn(engine) || subscribed) return;
   subscribed = true;
   diagnostics_channel.subscribe(CHANNEL_NAMES.orgRequest, onRow);
 }
