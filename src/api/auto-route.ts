@@ -87,23 +87,24 @@ function logOf(engine: Engine, endpoint: string, requested: string | null, t0: n
   return org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers ? { engine, meta: { org, requestId }, endpoint, requested, t0 } : undefined;
 }
 
+/** The gateway call's row (module-level, not a closure per request: see RouteLog in route.ts). */
+function logCall(log: Log, chain: string[], executed: string | null, attempts: readonly { model: string }[], status: number, usage: Usage | null, cost: number | null): void {
+  logRequest(log.engine, log.meta, {
+    endpoint: log.endpoint, requested: log.requested, selected: chain[0] ?? null, executed, reason: executed === null ? null : executed === chain[0] ? 'routed' : 'fallback',
+    chain: attempts, cluster: null, usage, costUsd: cost, status, cacheHit: false, t0: log.t0,
+  });
+}
+
 async function callGateway(engine: Engine, input: ChatInput, chain: string[], sink: ResponseSink, log?: Log): Promise<JsonResult> {
-  const row = (executed: string | null, attempts: readonly { model: string }[], status: number, usage: Usage | null, cost: number | null) => {
-    if (log === undefined) return;
-    logRequest(engine, log.meta, {
-      endpoint: log.endpoint, requested: log.requested, selected: chain[0] ?? null, executed, reason: executed === null ? null : executed === chain[0] ? 'routed' : 'fallback',
-      chain: attempts, cluster: null, usage, costUsd: cost, status, cacheHit: false, t0: log.t0,
-    });
-  };
   try {
     const res = await engine.gateway.gateway.chat(input.request, chain, sink.signal);
     if (res.stream) throw new ApiError('internal_error'); // unreachable: stream is refused in chatInputOf
     if (res.usage) recordOutputTokens(res.model, res.usage.completion_tokens);
-    row(res.model, res.chain, 200, res.usage, res.costUsd);
+    if (log !== undefined) logCall(log, chain, res.model, res.chain, 200, res.usage, res.costUsd);
     return res;
   } catch (e) {
     if (e instanceof UpstreamChainError) {
-      row(null, e.attempts, e.aborted ? 0 : e.status, null, null);
+      if (log !== undefined) logCall(log, chain, null, e.attempts, e.aborted ? 0 : e.status, null, null);
       throw chainError(e);
     }
     throw e;
