@@ -51,6 +51,29 @@ export function masters(c: RedisLike): RedisLike[] {
   return c instanceof Cluster ? c.nodes('master') : [c];
 }
 
+/**
+ * Replaces the hash at `key` with `fields` in one MULTI (DEL, HSET, PEXPIREAT): a replaced record
+ * never keeps a field of the old one. `expireAtMs` null: kept until deleted.
+ */
+async function replaceHash(c: RedisLike, key: string, fields: string[], expireAtMs: number | null): Promise<void> {
+  const m = c.multi().del(key).hset(key, ...fields);
+  if (expireAtMs !== null) m.pexpireat(key, expireAtMs);
+  execReplies(await m.exec());
+}
+
+/**
+ * The hash at `key` and its created_at (field `c`), or undefined when absent or when its time is past
+ * (created_at × `msPer` + `ttlMs` ≤ now; ttlMs 0 = never): Redis expires it, this also refuses it when
+ * Redis's clock lags.
+ */
+async function readLive(c: RedisLike, key: string, ttlMs: number, msPer: number): Promise<{ h: Record<string, string>; createdAt: number } | undefined> {
+  const h = await c.hgetall(key);
+  if (h.c === undefined) return undefined;
+  const createdAt = Number(h.c);
+  if (ttlMs > 0 && createdAt * msPer + ttlMs <= Date.now()) return undefined;
+  return { h, createdAt };
+}
+
 class RedisResponses implements ResponseStore {
   constructor(private readonly ops: RedisOps, private readonly ttlMs: number) {}
 
@@ -58,19 +81,15 @@ class RedisResponses implements ResponseStore {
     const key = this.ops.key('resp', r.org, r.id);
     const fields: string[] = ['c', String(r.createdAt), 'r', r.response, 'i', r.inputItems, 'm', r.messages];
     if (r.previousResponseId !== null) fields.push('p', r.previousResponseId);
-    return this.ops.run('response write', async (c) => {
-      const m = c.multi().del(key).hset(key, ...fields);
-      if (this.ttlMs > 0) m.pexpireat(key, r.createdAt * 1000 + this.ttlMs);
-      execReplies(await m.exec());
-    });
+    return this.ops.run('response write', (c) => replaceHash(c, key, fields, this.ttlMs > 0 ? r.createdAt * 1000 + this.ttlMs : null));
   }
 
   get(org: string, id: string): Promise<StoredResponse | undefined> {
     return this.ops.run('response read', async (c) => {
-      const h = await c.hgetall(this.ops.key('resp', org, id));
-      if (h.c === undefined) return undefined;
-      const createdAt = Number(h.c);
-      if (this.ttlMs > 0 && createdAt * 1000 + this.ttlMs <= Date.now()) return undefined;
+      // created_at in seconds.
+      const v = await readLive(c, this.ops.key('resp', org, id), this.ttlMs, 1000);
+      if (v === undefined) return undefined;
+      const { h, createdAt } = v;
       return { id, org, createdAt, previousResponseId: h.p ?? null, response: h.r, inputItems: h.i, messages: h.m };
     });
   }
@@ -102,20 +121,14 @@ class RedisRouteDecisions implements RouteDecisionStore {
 
   put(d: StoredRouteDecision): Promise<void> {
     const key = this.ops.key('decision', d.org, d.id);
-    return this.ops.run('route decision write', async (c) => {
-      const m = c.multi().del(key).hset(key, 'c', String(d.createdAt), 'd', d.decision);
-      if (this.ttlMs > 0) m.pexpireat(key, d.createdAt + this.ttlMs);
-      execReplies(await m.exec());
-    });
+    return this.ops.run('route decision write', (c) => replaceHash(c, key, ['c', String(d.createdAt), 'd', d.decision], this.ttlMs > 0 ? d.createdAt + this.ttlMs : null));
   }
 
   get(org: string, id: string): Promise<StoredRouteDecision | undefined> {
     return this.ops.run('route decision read', async (c) => {
-      const h = await c.hgetall(this.ops.key('decision', org, id));
-      if (h.c === undefined) return undefined;
-      const createdAt = Number(h.c);
-      if (this.ttlMs > 0 && createdAt + this.ttlMs <= Date.now()) return undefined;
-      return { id, org, createdAt, decision: h.d };
+      // created_at in milliseconds.
+      const v = await readLive(c, this.ops.key('decision', org, id), this.ttlMs, 1);
+      return v === undefined ? undefined : { id, org, createdAt: v.createdAt, decision: v.h.d };
     });
   }
 }
