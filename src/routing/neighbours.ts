@@ -50,11 +50,10 @@ export class NeighbourRouter {
   private readonly points: Float32Array;
   private readonly labels: Float32Array;
   private readonly nearIds: Int32Array;
-  private readonly nearSims: Float64Array;
   private readonly err: Float64Array;
   private readonly prior: Float64Array;
   private pointIndex: NearestIndex | undefined;
-  private readonly nearSims32: Float32Array;
+  private readonly nearSims: Float32Array;
 
   /** `index`: the clusters' nearest index (default brute force; the server passes its own, or remoteIndex when the route pool searches). */
   constructor(readonly profile: Profile, index?: NearestIndex) {
@@ -71,23 +70,21 @@ export class NeighbourRouter {
     this.points = profile.points;
     this.labels = profile.labels;
     this.nearIds = new Int32Array(this.k);
-    this.nearSims = new Float64Array(this.k);
     this.err = new Float64Array(profile.models.length);
     this.prior = new Float64Array(profile.models.length);
-    this.nearSims32 = new Float32Array(this.k);
+    this.nearSims = new Float32Array(this.k);
   }
 
   mask(names: readonly string[]): Uint8Array { return this.clusters.mask(names); }
 
-  /** Indices of the k labelled prompts nearest to `q` (exact), best first; returns how many. */
   /** How many labelled prompts a decision reads (router.k, at most the samples): what a search elsewhere (the route pool) must return. */
   get neighbours(): number { return this.k; }
 
   /** nearest() into fresh arrays, for a caller that decides later (after an await, when `q` may be a reused buffer). */
   searchPoints(q: Float32Array): { ids: Int32Array; sims: Float32Array } {
-    const ids = new Int32Array(this.k), sims = new Float64Array(this.k);
+    const ids = new Int32Array(this.k), sims = new Float32Array(this.k);
     const got = this.nearest(q, ids, sims);
-    return { ids: ids.subarray(0, got), sims: Float32Array.from(sims.subarray(0, got)) };
+    return { ids: ids.subarray(0, got), sims: sims.subarray(0, got) };
   }
 
   /** The clusters' nearest `top` into fresh arrays (inline index), for the same reason. */
@@ -98,18 +95,17 @@ export class NeighbourRouter {
   }
 
   /**
+   * Indices of the k labelled prompts nearest to `q` (exact), best first, and
+   * their similarities; returns how many.
    * Exact search over every labelled prompt with the fastest exact index this
    * runtime has (bruteForceIndex: the WebAssembly SIMD kernel, else the
    * blocked JS loop), built on first use: a profile searched in the route pool
    * never copies its points into a per-thread index. At 2,205 x 384 the scalar
    * loop this replaced cost ~1.1 ms a decision (bench:latency, 2026-12-05).
    */
-  nearest(q: Float32Array, ids: Int32Array = this.nearIds, sims: Float64Array = this.nearSims): number {
+  nearest(q: Float32Array, ids: Int32Array = this.nearIds, sims: Float32Array = this.nearSims): number {
     this.pointIndex ??= bruteForceIndex(this.points, this.n, q.length);
-    const k = Math.min(this.k, ids.length);
-    const got = this.pointIndex.search(q, k, ids, this.nearSims32);
-    for (let t = 0; t < got; t++) sims[t] = this.nearSims32[t];
-    return got;
+    return this.pointIndex.search(q, Math.min(this.k, ids.length, sims.length), ids, sims);
   }
 
   /**
