@@ -21,6 +21,7 @@ import OpenAI from 'openai';
 import { startRedis, type TestRedis } from './redis-server.ts';
 import { startReplicas, type ReplicaSet } from './replicas.ts';
 import { KEYS } from '../gateway/helpers.ts';
+import { call, eventually as orgEventually, type Res } from '../org/helpers.ts';
 import { startEcho, echoModels, PRODUCTION, CHEAP, MID, STRONG, type Echo } from '../rules-api/helpers.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -61,29 +62,8 @@ after(async () => {
   await redis?.stop();
 });
 
-interface Res { status: number; headers: Headers; text: string; json: any }
-
-async function call(b: string, key: string, method: string, path: string, body?: unknown): Promise<Res> {
-  const r = await fetch(b + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json: any = null;
-  try { json = JSON.parse(text); } catch { /* CSV */ }
-  return { status: r.status, headers: r.headers, text, json };
-}
-
-async function eventually<T>(f: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+// The org suites' helpers, with a longer wait: a change must cross Redis to reach another replica.
+const eventually = <T>(f: () => Promise<T | undefined>, what: string) => orgEventually(f, what, 15_000);
 
 const route = async (i: number, key: string, prompt = PROMPT) => {
   const r = await call(base(i), key, 'POST', '/v1/route', { prompt, available_models: MODELS });
