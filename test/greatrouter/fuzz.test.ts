@@ -8,15 +8,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEnv, call, type Env } from './helpers.ts';
+import { mulberry32 as rng } from '../../src/seeded-random.ts';
 
 let env: Env;
 before(async () => { env = await startEnv(); });
 after(async () => { await env.close(); });
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 
 const WEIRD: unknown[] = [null, true, false, 0, -1, 1e308, -0, 0.5, 21, 501, '', ' ', 'x'.repeat(5000), '💥', '__proto__', 'price-optimized', 'image', 'economy',
   [], [1, 'a'], ['vision'], {}, { a: { b: { c: { d: [] } } } }, { messages: [] }, { messages: [{ role: 'user', content: 'hi' }] }, { messages: 'hi' },
