@@ -142,6 +142,7 @@ describe('POST /v1/models/price-comparison and /v1/models/recommend', () => {
     for (const s of r.json.suggestions) assert.deepEqual(Object.keys(s).sort(), ['cost_tier', 'estimated_cost_dollars', 'model_id', 'name', 'provider', 'routable', 'score', 'task_type']);
     assert.equal(r.json.price_comparison.cheapest_model, 'acme/broken-cheap');
     const budget = await post(env.base, '/v1/models/price-comparison', { task: 'text', optimization: 'price-optimized', budget_dollars: 0.0002 });
+    assert.ok(budget.json.suggestions.length > 0 && budget.json.suggestions.length < ids.length, 'the budget keeps some models and drops some');
     for (const s of budget.json.suggestions) assert.ok(s.estimated_cost_dollars <= 0.0002);
     const prompt = await post(env.base, '/v1/models/price-comparison', { prompt: 'Write a haiku about routing' });
     assert.equal(prompt.json.classification.decision, 'classifier');
