@@ -25,8 +25,7 @@
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { ApiError } from '../errors.ts';
-import { CHANNEL_NAMES } from '../diagnostics.ts';
-import { channels } from '../diagnostics.ts';
+import { CHANNEL_NAMES, channels } from '../diagnostics.ts';
 import { estimateTokens } from '../routing/tokens.ts';
 import { detectPii, jsonStrings } from '../routing/pii.ts';
 import type { RateLimiter, Admission } from '../store/rate-limit.ts';
