@@ -300,7 +300,9 @@ export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, met
   const t0 = performance.now();
   const o = parseJsonObject(body);
   const input = parseChatRequest(o);
-  const log = meta === undefined ? undefined : { engine, meta, requested: input.model };
+  // Built only when something listens on switchyard:org:request (the activity log, the metrics recorder).
+  const log = meta !== undefined && channels.orgRequest.hasSubscribers ? { engine, meta, requested: input.model } : undefined;
+  const org = meta?.org;
   let cache: CacheCtx | undefined;
   const ttl = meta?.cacheTtl ? cacheTtlOf(meta.cacheTtl) : 0;
   if (ttl > 0) {
@@ -312,17 +314,17 @@ export function handleChat(body: Buffer, engine: Engine, sink: ResponseSink, met
       // A local miss with Redis behind it (issue 12): one bounded round trip, a miss on any failure.
       if (hit instanceof Promise) {
         const c = cache;
-        return hit.then((h) => (h !== undefined ? replay(h, input, sink, log, t0) : planAndServe(engine, input, sink, t0, log, c)));
+        return hit.then((h) => (h !== undefined ? replay(h, input, sink, log, t0) : planAndServe(engine, input, sink, t0, org, log, c)));
       }
       if (hit !== undefined) return replay(hit, input, sink, log, t0);
     }
   }
-  return planAndServe(engine, input, sink, t0, log, cache);
+  return planAndServe(engine, input, sink, t0, org, log, cache);
 }
 
-function planAndServe(engine: Engine, input: ChatInput, sink: ResponseSink, t0: number, log: ChatLog | undefined, cache: CacheCtx | undefined): void | Promise<void> {
+function planAndServe(engine: Engine, input: ChatInput, sink: ResponseSink, t0: number, org: string | undefined, log: ChatLog | undefined, cache: CacheCtx | undefined): void | Promise<void> {
   const rt = engine.gateway;
-  const plan = planChat(engine, input, log?.meta.org);
+  const plan = planChat(engine, input, org);
   if (plan instanceof Promise) return plan.then((p) => serve(rt, input, p, sink, t0, log, cache));
   return serve(rt, input, plan, sink, t0, log, cache);
 }
