@@ -9,7 +9,8 @@
  * is replayed as the same SSE stream, a JSON one as the same JSON). The key
  * is SHA-256 over (org, canonical body): 32 bytes whatever the prompt's size,
  * so a hit costs a parse the handler does anyway, one canonical stringify and
- * one hash (~2-5 µs for a 1 KB body), a locked copy out of shared memory and
+ * one hash (~2-5 µs for a 1 KB body: an estimate, no run in bench/results or
+ * docs/benchmarks.md measures the key alone), a locked copy out of shared memory and
  * one UTF-8 decode.
  *
  * One cache for the process: a ShmCache (src/store/shm-cache.ts) in its own
