@@ -31,6 +31,7 @@ import type { Config } from '../config/schema.ts';
 import type { Budget } from '../edge/auth.ts';
 import { createRateLimitBuffer, RATE_LIMIT_KEY, SharedRateLimiter, type RateLimiter } from '../store/rate-limit.ts';
 import { RedisRateLimiter } from '../store/redis/rate-limit.ts';
+import type { RedisHandle } from '../store/redis/client.ts';
 import { createRedisStatsBuffer, REDIS_STATS_KEY, redisStatsOf } from '../store/redis/stats.ts';
 import { syncHealth, type ReplicaHealth } from '../store/redis/health-sync.ts';
 import { createRemoteHealthBuffer, RemoteHealth, REMOTE_HEALTH_KEY, STALE_SYNCS, type RemoteCounts } from '../providers/health-remote.ts';
@@ -58,13 +59,16 @@ export function buildLimiter(engine: Engine, budgets: readonly Budget[]): RateLi
   return new RedisRateLimiter(engine.redis, budgets, { failure: engine.redis.config.rate_limit_failure, local, stats: redisStatsOf(engine) });
 }
 
+/** The router-config generation counter: INCRed by announceConfigChange, read by every sync to catch a lost message. */
+function configGenKey(redis: RedisHandle): string { return redis.keys.global('router-configs', 'gen'); }
+
 /** After a committed router-config change on this replica: tell the others (best effort; the generation check catches a loss). */
 export function announceConfigChange(engine: Engine): void {
   const redis = engine.redis;
   if (redis === undefined) return;
   const stats = redisStatsOf(engine);
   if (redis.state().status !== 'ready') { stats.add('config_sync_failures'); return; }
-  redis.client.incr(redis.keys.global('router-configs', 'gen'))
+  redis.client.incr(configGenKey(redis))
     .then((g) => engine.bus.publish(CONFIG_TOPIC, String(g)))
     .catch((e: unknown) => { stats.failed(e); stats.add('config_sync_failures'); });
 }
@@ -152,7 +156,7 @@ export function startReplicaSync(engine: Engine, id: string = REPLICA_ID): Repli
         if (!remote.fresh(tracker.opts.now())) remote.clear();
       }
       try {
-        const g = await redis.client.get(redis.keys.global('router-configs', 'gen'));
+        const g = await redis.client.get(configGenKey(redis));
         // The first read is the baseline; any change after it (a lost message, Redis restarted empty) reloads.
         if (seenGen !== undefined && g !== seenGen) onConfig();
         seenGen = g;
