@@ -25,7 +25,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { checkEmbedder, loadProfile, type Profile } from '../routing/profile.ts';
-import { NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
+import { loadNativeTables, NativeEmbedder, type NativeTables } from '../routing/embedders/native.ts';
 import { NeighbourRouter, servedRouter, type NearFound, type ServedRouter } from '../routing/neighbours.ts';
 import { nearestIndexFor, remoteIndex, type NearestIndex } from '../routing/nearest.ts';
 import { createHash } from 'node:crypto';
@@ -369,14 +369,30 @@ export function profileIdOf(profile: Profile): string {
  * this embedder). An ONNX embedder is loaded only to check its identity, then
  * released: it cannot be shared, and config allows one HTTP thread with it.
  */
-export async function loadTables(config: Pick<Config, 'embedder' | 'router' | 'workers' | 'state'>, dir: string = effectiveProfileDir(config)): Promise<SharedTables> {
-  // `dir`: a hot reload's directory (src/api/profile-control.ts); the native embedder's tables come from it too unless embedder.dir says otherwise.
+export async function loadTables(config: Pick<Config, 'embedder' | 'router' | 'workers' | 'state'>): Promise<SharedTables> {
+  const dir = effectiveProfileDir(config);
+  if (config.embedder.kind === 'native') return readProfileTables(config, dir);
   const source = await createEmbedSource({ ...config, router: { ...config.router, profile: dir } });
-  const e = source.kind === 'sync' ? source.embedder : undefined;
-  const native = e instanceof NativeEmbedder ? e.tables : null;
   try {
-    return { profile: loadProfile(dir, identityOf(source)), native };
+    return { profile: loadProfile(dir, identityOf(source)), native: null };
   } finally {
-    if (!native) await closeEmbedSource(source);
+    await closeEmbedSource(source);
   }
+}
+
+/**
+ * The profile in `dir` checked against the embedder that will serve it: the
+ * start's (loadTables) and a hot reload's (src/api/profile-control.ts) one
+ * read. The native embedder's tables are read from embedder.dir, else from
+ * `dir` (so a reload may change the text selection or the IDF with the
+ * profile); with embedder.dir and a `running` embedder, or with ONNX, the
+ * running embedder stays and the profile is checked against `running`.
+ */
+export function readProfileTables(config: Pick<Config, 'embedder'>, dir: string, running?: EmbedIdentity): SharedTables {
+  if (config.embedder.kind === 'native' && (config.embedder.dir === null || running === undefined)) {
+    const native = loadNativeTables(config.embedder.dir ?? dir);
+    return { profile: loadProfile(dir, new NativeEmbedder(native)), native };
+  }
+  if (running === undefined) throw new Error('readProfileTables: an ONNX embedder needs the running embedder\'s identity');
+  return { profile: loadProfile(dir, running), native: null };
 }

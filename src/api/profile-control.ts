@@ -42,12 +42,11 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
-import { loadProfile } from '../routing/profile.ts';
-import { loadNativeTables, NativeEmbedder } from '../routing/embedders/native.ts';
+import { NativeEmbedder } from '../routing/embedders/native.ts';
 import type { Embedder } from '../routing/embedders/types.ts';
 import { addModel, RowsError, type ClusterConfidence, type ModelRows } from '../fit/add-model.ts';
 import { createDecisionCacheBuffer } from './route-cache.ts';
-import { profileIdOf, type Engine, type SharedTables, type SwapTables } from './engine.ts';
+import { profileIdOf, readProfileTables, type Engine, type SharedTables, type SwapTables } from './engine.ts';
 import { effectiveProfileDir, writePointer, writeVersion } from './profile-versions.ts';
 import type { EmbedIdentity } from './embed-source.ts';
 import type { Config } from '../config/schema.ts';
@@ -105,20 +104,16 @@ export function fromWire(w: WireError): ApiError {
 interface BusMessage { origin: string; dir: string; persist: boolean; profile_id: string }
 
 /**
- * The tables for `dir`, read once: the profile, checked against the embedder
- * that will serve it. With the native embedder and no embedder.dir, the
- * embedder's tables are the directory's own (a reload may change the text
- * selection or the IDF with the profile); otherwise the running embedder
- * stays and `current` is its identity.
+ * The tables for `dir`, read once (engine.ts readProfileTables, the start's
+ * read): the profile, checked against the embedder that will serve it. With
+ * the native embedder and no embedder.dir, the embedder's tables are the
+ * directory's own; otherwise the running embedder stays and `current` is its
+ * identity.
  */
 export function readTables(config: Pick<Config, 'embedder'>, dir: string, current: EmbedIdentity): SharedTables {
   // The profile's own file first: "no profile here" reads better than the embedder's tables missing.
   if (!existsSync(join(dir, 'profile.json'))) throw new Error(`${join(dir, 'profile.json')}: cannot read (${existsSync(dir) ? 'no profile.json in the directory' : 'no such directory'})`);
-  if (config.embedder.kind === 'native' && config.embedder.dir === null) {
-    const native = loadNativeTables(dir);
-    return { profile: loadProfile(dir, new NativeEmbedder(native)), native };
-  }
-  return { profile: loadProfile(dir, current), native: null };
+  return readProfileTables(config, dir, current);
 }
 
 /**
