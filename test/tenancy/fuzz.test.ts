@@ -49,6 +49,7 @@ describe('fuzz: keys, guardrail header, limited bodies', () => {
 
   it('random X-GR-Guardrails values and bodies on a limited, guarded route: 400/429/answers, never a 5xx', async () => {
     let refused = 0;
+    let badHeader = 0;
     for (let i = 0; i < 120; i++) {
       const g = headerSafe(pick(['', 'moderate', 'OFF', 'Moderate ', junk(12)]));
       const body = rnd() < 0.3 ? junk(200) : JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: junk(300) }] });
@@ -57,9 +58,10 @@ describe('fuzz: keys, guardrail header, limited bodies', () => {
       assert.ok(r.status < 500 || j.error.code === 'no_backend', `${r.status} ${JSON.stringify(j)}`);
       if (r.status === 429) { refused++; assert.equal(j.error.code, 'rate_limit_exceeded'); assert.ok(r.headers.get('retry-after')); }
       const v = g.trim().toLowerCase();
-      if (r.status === 400 && j.error.param === 'X-GR-Guardrails') assert.ok(v !== '' && v !== 'moderate' && v !== 'off', JSON.stringify(g));
+      if (r.status === 400 && j.error.param === 'X-GR-Guardrails') { badHeader++; assert.ok(v !== '' && v !== 'moderate' && v !== 'off', JSON.stringify(g)); }
     }
     assert.ok(refused > 0, 'the 50-a-minute budget ran out within 120 requests');
+    assert.ok(badHeader > 0, 'some junk X-GR-Guardrails value was refused (else the check above never ran)');
   });
 });
 
@@ -67,18 +69,25 @@ describe('fuzz: tenants configs', () => {
   it('a config error naming tenants, or a Tenancy; nothing else', () => {
     const env = { FUZZ_A: 'sk-fuzz-a-0123456789', FUZZ_B: 'sk-fuzz-b-0123456789' };
     const vals = [undefined, null, 1, -1, 0, 1.5, '', 'x', 'FUZZ_A', 'FUZZ_B', 'NOPE', 'a'.repeat(64), 'f'.repeat(64), [], ['FUZZ_A'], ['FUZZ_A', 'FUZZ_A'], { requests_per_minute: 1 }, { tokens_per_minute: 0 }, ['admin'], 'moderate', true];
+    let accepted = 0;
+    let rejected = 0;
     for (let i = 0; i < 400; i++) {
-      const t: Record<string, unknown> = {};
-      for (const k of ['id', 'keys_env', 'key_sha256', 'keys', 'roles', 'limits', 'key_limits', 'guardrails', 'bogus']) if (rnd() < 0.4) t[k] = pick(vals);
+      // Half the draws mutate a valid tenant lightly, so the accepting path is exercised too.
+      const valid = rnd() < 0.5;
+      const t: Record<string, unknown> = valid ? { id: 'org_a', keys_env: ['FUZZ_A'] } : {};
+      for (const k of ['id', 'keys_env', 'key_sha256', 'keys', 'roles', 'limits', 'key_limits', 'guardrails', 'bogus']) if (rnd() < (valid ? 0.15 : 0.4)) t[k] = pick(vals);
       if (rnd() < 0.3) t.keys = [{ env: pick(['FUZZ_A', 'FUZZ_B', 'X']), id: pick(['k', 'k k', undefined]) }];
       const tenants = rnd() < 0.5 ? [t] : [t, { ...t, id: pick(['org_b', t.id]) }];
       try {
         const c = loadConfig({ env: {}, overrides: { tenants } });
         new Tenancy([], c.tenants, env);
+        accepted++;
       } catch (e) {
+        rejected++;
         assert.ok(e instanceof ConfigError || e instanceof TenancyError, `${(e as Error).name}: ${(e as Error).message}`);
         assert.match((e as Error).message, /tenants/);
       }
     }
+    assert.ok(accepted > 0 && rejected > 0, `both outcomes drawn: ${accepted} accepted, ${rejected} rejected`);
   });
 });
