@@ -35,7 +35,6 @@ export class RedisOps {
 
   constructor(readonly handle: RedisHandle) {}
 
-  get client(): RedisLike { return this.handle.client; }
   key(family: string, org: string, ...rest: string[]): string { return this.handle.keys.org(family, org, ...rest); }
   global(family: string, ...rest: string[]): string { return this.handle.keys.global(family, ...rest); }
 

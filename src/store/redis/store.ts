@@ -47,7 +47,7 @@ if c and tonumber(c) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]); return
 return 0`);
 
 /** Every master of a Cluster, or the one server. */
-export function masters(c: RedisLike): RedisLike[] {
+function masters(c: RedisLike): RedisLike[] {
   return c instanceof Cluster ? c.nodes('master') : [c];
 }
 
