@@ -86,8 +86,8 @@ export interface Report {
   points: OperatingPoint[];
 }
 
-/** `_lambdas` is unused (the oracle is swept exactly); kept so older callers compile. */
-export function report(test: LabelledData, points: OperatingPoint[], _lambdas?: readonly number[]): Report {
+/** The oracle is swept exactly (every breakpoint): no λ grid. */
+export function report(test: LabelledData, points: OperatingPoint[]): Report {
   const singles = singleModels(test);
   const cheapest = singles.reduce((a, b) => (b.cost < a.cost ? b : a));
   const best = singles.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));

@@ -43,7 +43,7 @@ describe('metrics', () => {
     };
     // router points: all-cheap (1, 0.5), mixed (2, 1.0), all-dear (3, 1.0)
     const points = [{ cost: 1, accuracy: 0.5 }, { cost: 2, accuracy: 1 }, { cost: 3, accuracy: 1 }];
-    const r = report(d, points, [0, 1]);
+    const r = report(d, points);
     assert.equal(r.best.model, 'd');
     assert.equal(r.cheapest.model, 'c');
     assert.equal(r.singles[0].routerAccuracyAtCost, 0.5);
