@@ -10,11 +10,8 @@ import { rank, priceComparison, lambdaOf, expectedOutputTokens, recordOutputToke
 import { classifyPrompt } from '../../src/api/auto-classify.ts';
 import { applySession } from '../../src/api/auto-session.ts';
 import type { ProviderModelConfig } from '../../src/config/schema.ts';
+import { mulberry32 as rng } from '../../src/seeded-random.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 
 const model = (name: string, inP: number | null, outP = inP, catalog: ProviderModelConfig['catalog'] = { provider: 'p' }): ProviderModelConfig => ({
   name, api_format: 'openai', backend_refs: [{ base_url: 'http://127.0.0.1:1/v1' }], ...(inP === null ? {} : { pricing: { prompt_per_1m: inP, completion_per_1m: outP! } }), catalog,
