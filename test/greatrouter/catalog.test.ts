@@ -22,6 +22,7 @@ describe('catalog config', () => {
 
   it('the example config ships catalog entries for every model', () => {
     const c = loadConfig({ argv: ['--config', join(ROOT, 'config/example.yaml')], env: {} });
+    assert.ok(c.providers.models.length > 0, 'the example config lists models');
     for (const m of c.providers.models) {
       assert.ok(m.catalog, `${m.name} has a catalog entry`);
       assert.ok(m.catalog.description && m.catalog.catalog_family && m.catalog.capabilities?.length, m.name);
