@@ -39,7 +39,7 @@ import { dispatchFor, routePoolThreads } from '../pool/pool.ts';
 import { createRoutePool, type RoutePool, type SearchResult } from '../pool/route-pool.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { closeActivityLog } from './activity-log.ts';
-import { openRedis, type RedisHandle } from '../store/redis/client.ts';
+import { openRedis, redisConfigured, type RedisHandle } from '../store/redis/client.ts';
 import { localBus, redisBus, type Bus } from '../store/bus.ts';
 import type { ProfileControl } from './profile-control.ts';
 import { effectiveProfileDir } from './profile-versions.ts';
@@ -200,7 +200,7 @@ export class Engine {
     const healthBuffer = shared[MODEL_HEALTH_KEY];
     this.gateway = new GatewayRuntime(config.providers, healthBuffer ? { healthBuffer } : {});
     const rc = config.state.redis;
-    this.redis = rc.url !== null || rc.sentinels.length > 0 || rc.cluster_nodes.length > 0 ? openRedis(rc) : undefined;
+    this.redis = redisConfigured(rc) ? openRedis(rc) : undefined;
     this.bus = this.redis ? redisBus(this.redis) : localBus();
     this.store = openStore(config, undefined, this.redis);
   }

@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { SqliteStore } from './sqlite.ts';
 import { RedisStore } from './redis/store.ts';
-import type { RedisHandle } from './redis/client.ts';
+import { redisConfigured, type RedisHandle } from './redis/client.ts';
 import type { Store } from './types.ts';
 
 export { DEFAULT_ORG, StoreError, type ResponseStore, type Store, type StoredResponse } from './types.ts';
@@ -28,7 +28,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Whether stored data lives on Redis: `state.redis` names a server (url, Sentinel or Cluster) and `state.redis.store` is "redis". */
 export function usesRedisStore(config: Pick<Config, 'state'>): boolean {
   const r = config.state.redis;
-  return (r.url !== null || r.sentinels.length > 0 || r.cluster_nodes.length > 0) && r.store === 'redis';
+  return redisConfigured(r) && r.store === 'redis';
 }
 
 export function openStore(config: Pick<Config, 'state'>, cwd: string = process.cwd(), redis?: RedisHandle): Store {

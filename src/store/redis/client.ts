@@ -92,12 +92,16 @@ function baseOptions(c: RedisConfig): RedisOptions {
   };
 }
 
+/** Whether `state.redis` names a server: a url, Sentinel or Cluster. Off: the embedded defaults only. */
+export function redisConfigured(c: RedisConfig): boolean {
+  return c.url !== null || c.sentinels.length > 0 || c.cluster_nodes.length > 0;
+}
+
 /** Checks the combinations the JSON schema cannot express. */
 export function checkRedisConfig(c: RedisConfig): void {
-  const modes = [c.url !== null && c.sentinels.length === 0 && c.cluster_nodes.length === 0, c.sentinels.length > 0, c.cluster_nodes.length > 0].filter(Boolean).length;
   if (c.sentinels.length > 0 && c.cluster_nodes.length > 0) throw new RedisConfigError('state.redis: sentinels and cluster_nodes are exclusive');
   if (c.sentinels.length > 0 && c.sentinel_name === null) throw new RedisConfigError('state.redis.sentinel_name: required with sentinels');
-  if (modes === 0) throw new RedisConfigError('state.redis.url: required (or sentinels / cluster_nodes)');
+  if (!redisConfigured(c)) throw new RedisConfigError('state.redis.url: required (or sentinels / cluster_nodes)');
 }
 
 function create(c: RedisConfig, name: string, offlineQueue = false): RedisLike {
