@@ -9,15 +9,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { KEY_A, call, startOrgGateway, type OrgGateway } from './helpers.ts';
 import { ERRORS } from '../../src/errors.ts';
+import { mulberry32 } from '../../src/seeded-random.ts';
 
 let g: OrgGateway;
 before(async () => { g = await startOrgGateway(); });
 after(async () => { await g.close(); });
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
+const rng = mulberry32;
 
 const WEIRD: unknown[] = [null, true, false, 0, -1, 1e308, -0, 0.5, 3600, 3601, '', ' ', 'x'.repeat(3000), '💥', '__proto__', 'good', 'bad', 'code', 'balanced',
   'price-optimized', 'edit', [], ['openai'], ['anthropic', 'openai'], ['gpt-4-1106-preview'], [1, null], {}, { value: 1 }, { constructor: 1 }, 'req_x', 'claude-v2'];
