@@ -5,9 +5,10 @@
  * up from the state itself (a generation number in the store, the profile on
  * disk), never from the message.
  *
- * Without Redis the bus is local: a message reaches this process's
- * subscribers only (the HTTP threads already share their state through
- * shared memory). With Redis it is PUBLISH/SUBSCRIBE on
+ * Without Redis the bus is local: a message reaches the subscribers of the
+ * same Engine only, i.e. one HTTP thread (the threads of a process share
+ * their state through shared memory, and reloads reach them through the main
+ * thread, not the bus). With Redis it is PUBLISH/SUBSCRIBE on
  * `<prefix>:v1:bus:<topic>`: every thread of every replica that subscribed
  * gets it, the sender's own included (handlers must be idempotent).
  */
