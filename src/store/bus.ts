@@ -61,6 +61,12 @@ export function redisBus(redis: RedisHandle): Bus {
       if (!listening) {
         listening = true;
         sub.on('message', (ch: string, message: string) => { if (ch.startsWith(prefix)) deliver(handlers, ch.slice(prefix.length), message); });
+        // After a reconnect (the subscriber has autoResubscribe off; client.ts says why). On the first
+        // 'ready' this repeats the queued SUBSCRIBEs, which Redis treats as no-ops.
+        sub.on('ready', () => {
+          const channels = [...handlers.keys()].map(channel);
+          if (channels.length > 0) sub.subscribe(...channels).catch(() => {});
+        });
       }
       if (add(handlers, topic, on)) void sub.subscribe(channel(topic)).catch(() => {});
       return () => { handlers.get(topic)?.delete(on); };

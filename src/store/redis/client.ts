@@ -84,6 +84,8 @@ function baseOptions(c: RedisConfig): RedisOptions {
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
+    // And nothing written before a disconnect is sent again after it (the same double count).
+    autoResendUnfulfilledCommands: false,
     commandTimeout: c.command_timeout_ms,
     connectTimeout: c.connect_timeout_ms,
     retryStrategy: retry,
@@ -108,8 +110,11 @@ function create(c: RedisConfig, name: string, offlineQueue = false): RedisLike {
   // A subscriber skips the ready check: a SUBSCRIBE queued before it put the connection in subscriber
   // mode, the check's INFO then failed ("only subscriber commands may be used"), the connection dropped and
   // the subscription was lost (seen: no replica received a bus message). 'ready' then comes right after
-  // connect, and autoResubscribe restores the channels after a reconnect.
-  const base = { ...baseOptions(c), enableOfflineQueue: offlineQueue, ...(offlineQueue ? { enableReadyCheck: false } : {}) };
+  // connect. The subscriber's owner (redisBus) subscribes its channels again on every 'ready', with its
+  // own catch: ioredis' autoResubscribe sends that SUBSCRIBE without one, and when it timed out or the
+  // connection closed under it, the rejection was unhandled (seen in CI: "Command timed out" after a
+  // Redis restart), which ends a Node process.
+  const base = { ...baseOptions(c), enableOfflineQueue: offlineQueue, ...(offlineQueue ? { enableReadyCheck: false, autoResubscribe: false } : {}) };
   const url = c.url !== null ? new URL(c.url) : null;
   const tls = url?.protocol === 'rediss:' ? {} : undefined;
   const auth = url ? { username: url.username ? decodeURIComponent(url.username) : undefined, password: url.password ? decodeURIComponent(url.password) : undefined } : {};
