@@ -11,7 +11,7 @@
  *   await r.stop();
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,13 +60,23 @@ async function waitFor(cond: () => Promise<boolean>, ms: number, what: string): 
 const live = new Set<ChildProcess>();
 process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
 
-export async function startRedis(opts: { appendonly?: boolean; args?: string[] } = {}): Promise<TestRedis> {
+/**
+ * `conf`: a config file's text, written to the server's directory and passed
+ * first (Sentinel needs a file it can rewrite: `conf: 'sentinel monitor …'`
+ * with `sentinel: true`). `sentinel`: run as a Sentinel (`--sentinel`), without
+ * the data-server flags. `port`: a fixed port (a cluster's nodes, a Sentinel's
+ * master); otherwise a free one.
+ */
+export async function startRedis(opts: { appendonly?: boolean; args?: string[]; conf?: string; sentinel?: boolean } = {}): Promise<TestRedis> {
   const bin = redisBinary();
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
+  const confPath = join(dir, 'redis.conf');
+  if (opts.conf !== undefined) writeFileSync(confPath, opts.conf);
   let port = 0;
   let proc: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...(opts.args ?? [])];
+    const data = opts.sentinel ? ['--sentinel'] : ['--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no'];
+    const args = [...(opts.conf !== undefined ? [confPath] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...data, '--protected-mode', 'no', '--loglevel', 'warning', ...(opts.args ?? [])];
     const p = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     live.add(p);
     let err = '';
