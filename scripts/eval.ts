@@ -31,7 +31,8 @@ import { lastQuestion, type TextSelection } from '../src/routing/text-select.ts'
 
 const HELP = `usage: npm run eval -- [files...] [--folds N] [--profile DIR] [--lambdas N] [--json FILE] [--svg FILE]
   --folds N      cross-validate with N folds (fit options below apply); without --router/--select,
-                 all four variants (clusters|neighbours x full|last_question) side by side
+                 all four variants (clusters|neighbours x full|last_question) side by side;
+                 --router neighbours --nprobe 0,4,8: one variant per value (exact, IVF at 4, 8)
   --add-model-curve NAME   hold NAME out, add it back from --curve-sizes of its labels per fold (default --folds 5)
   --curve-sizes LIST       comma-separated label counts (default 50,200,1000)
   --prior coarse|regression   what the added model's clusters shrink toward (src/fit/add-model.ts; default coarse)
@@ -77,10 +78,11 @@ async function compare(data: LabelledData, folds: number, variants: Variant[], g
     out.push({ v, cv });
   }
   console.log(`\n${folds}-fold cross-validation, fold seed ${foldSeed}, λ ${grid ? `grid of ${grid.length}` : 'exact (every switch point)'}`);
-  console.log(`  variant                          AIQ      per fold          pts at ${GPT35}'s cost   λ switch points`);
+  const w = Math.max(32, ...out.map(({ v }) => v.name.length));
+  console.log(`  ${'variant'.padEnd(w)} AIQ      per fold          pts at ${GPT35}'s cost   λ switch points`);
   for (const { v, cv } of out) {
     const f = cv.perFold.map((r) => r.aiq);
-    console.log(`  ${v.name.padEnd(32)} ${cv.pooled.aiq.toFixed(4)}   ${mean(f).toFixed(4)} +- ${sd(f).toFixed(4)}   ${gainAt(cv.pooled, GPT35).padStart(6)}                     ${cv.breakpoints}`);
+    console.log(`  ${v.name.padEnd(w)} ${cv.pooled.aiq.toFixed(4)}   ${mean(f).toFixed(4)} +- ${sd(f).toFixed(4)}   ${gainAt(cv.pooled, GPT35).padStart(6)}                     ${cv.breakpoints}`);
   }
   return out;
 }
@@ -153,10 +155,13 @@ async function main(): Promise<void> {
   if (values.folds) {
     const folds = Number(values.folds);
     if (!Number.isInteger(folds) || folds < 2) throw new UsageError('--folds must be an integer >= 2');
-    const fit = fitOptionsFrom(values, 'cv');
+    // --nprobe 0,4,8: one neighbours variant per value (each a full cross-validation; the fit is the same, the search differs).
+    const probes = values.nprobe?.split(',');
+    const fit = fitOptionsFrom({ ...values, nprobe: probes?.[0] }, 'cv');
     const explicit = values.router !== undefined || values.select !== undefined;
+    const name = (f: FitOptions) => `${f.router?.kind ?? 'clusters'} / ${selectionFrom(values)?.mode ?? 'full'}${f.router?.kind === 'neighbours' && f.router.nprobe !== undefined ? ` / nprobe ${f.router.nprobe}` : ''}`;
     const variants: Variant[] = explicit
-      ? [{ name: `${fit.router?.kind ?? 'clusters'} / ${selectionFrom(values)?.mode ?? 'full'}`, fit, select: selectionFrom(values) }]
+      ? (probes ?? [undefined]).map((p) => fitOptionsFrom({ ...values, nprobe: p }, 'cv')).map((f) => ({ name: name(f), fit: f, select: selectionFrom(values) }))
       : (['clusters', 'neighbours'] as const).flatMap((kind) => [undefined, lastQuestion()].map((select) => ({
         name: `${kind} / ${select ? 'last question' : 'full text'}`,
         fit: { ...fit, router: kind === 'clusters' ? { kind } : { ...DEFAULT_NEIGHBOURS } },

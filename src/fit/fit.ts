@@ -33,7 +33,7 @@ export interface FitOptions {
   name: string;
   pricing?: Record<string, { input_per_1m: number; output_per_1m: number; estimated?: boolean }>;
   /** Which router the profile asks for; neighbours also stores every prompt's vector and errors. Default clusters. */
-  router?: { kind: 'clusters' } | { kind: 'neighbours'; k: number; alpha: number };
+  router?: { kind: 'clusters' } | { kind: 'neighbours'; k: number; alpha: number; nprobe?: number | 'all' };
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -149,6 +149,8 @@ export async function fitProfile(data: LabelledData, embedder: Embedder, opts: F
   if (opts.router?.kind === 'neighbours') {
     // The labelled prompts themselves: vectors as embedded, error = 1 - score (NaN = unknown).
     manifest.router = { kind: 'neighbours', k: opts.router.k, alpha: opts.router.alpha, samples: n };
+    // Absent unless asked for: the router's DEFAULT_NPROBE then applies, and can change with this build.
+    if (opts.router.nprobe !== undefined) manifest.router.nprobe = opts.router.nprobe;
     const p = fromParts(manifest, null, fine.centroids, err, counts);
     p.points = x;
     p.labels = Float32Array.from(data.score, (s) => 1 - s);

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_FIT, DEFAULT_NEIGHBOURS, type FitOptions } from './fit.ts';
+import { DEFAULT_NPROBE } from '../routing/neighbours.ts';
 import { DEFAULT_MIN_CHARS, DEFAULT_SEPARATOR, type TextSelection } from '../routing/text-select.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -14,7 +15,7 @@ export const FIT_FLAGS = {
   k: { type: 'string' }, 'coarse-k': { type: 'string' }, alpha: { type: 'string' }, 'alpha-coarse': { type: 'string' },
   seed: { type: 'string' }, assign: { type: 'string' }, temperature: { type: 'string' }, top: { type: 'string' },
   'cost-weight': { type: 'string' }, name: { type: 'string' }, pricing: { type: 'string' }, quiet: { type: 'boolean' },
-  router: { type: 'string' }, 'neighbours-k': { type: 'string' }, 'neighbours-alpha': { type: 'string' },
+  router: { type: 'string' }, 'neighbours-k': { type: 'string' }, 'neighbours-alpha': { type: 'string' }, nprobe: { type: 'string' },
   select: { type: 'string' }, 'select-separator': { type: 'string' }, 'select-min-chars': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -32,6 +33,8 @@ export const FIT_HELP = `  --k N              clusters (default ${DEFAULT_FIT.k}
   --router KIND      clusters | neighbours (k nearest labelled prompts; default clusters)
   --neighbours-k N   neighbours read per prompt (default ${DEFAULT_NEIGHBOURS.k})
   --neighbours-alpha X  prior strength of the clusters' estimate (default ${DEFAULT_NEIGHBOURS.alpha})
+  --nprobe N|all     clusters whose labelled prompts a decision scans (inverted file; written as router.nprobe;
+                     default: not written, the router's default ${DEFAULT_NPROBE}; 0 or all = exact search)
   --select MODE      text embedded: full | last_question (default full; see README "Fitting")
   --select-separator RE   last_question: block separator, a RegExp source (default ${JSON.stringify(DEFAULT_SEPARATOR)})
   --select-min-chars N    last_question: prepend earlier blocks until this long (default ${DEFAULT_MIN_CHARS})
@@ -78,13 +81,22 @@ export function fitOptionsFrom(values: Record<string, unknown>, name: string): F
 function routerFrom(v: Record<string, string | undefined>): FitOptions['router'] {
   const kind = v.router ?? 'clusters';
   if (kind === 'clusters') {
-    if (v['neighbours-k'] !== undefined || v['neighbours-alpha'] !== undefined) throw new UsageError('--neighbours-k / --neighbours-alpha need --router neighbours');
+    if (v['neighbours-k'] !== undefined || v['neighbours-alpha'] !== undefined || v.nprobe !== undefined) throw new UsageError('--neighbours-k / --neighbours-alpha / --nprobe need --router neighbours');
     return { kind };
   }
   if (kind !== 'neighbours') throw new UsageError(`--router must be clusters or neighbours, got "${kind}"`);
   const k = num(v['neighbours-k'], 'neighbours-k', DEFAULT_NEIGHBOURS.k, true);
   if (k < 1) throw new UsageError('--neighbours-k must be >= 1');
-  return { kind, k, alpha: num(v['neighbours-alpha'], 'neighbours-alpha', DEFAULT_NEIGHBOURS.alpha) };
+  const alpha = num(v['neighbours-alpha'], 'neighbours-alpha', DEFAULT_NEIGHBOURS.alpha);
+  return v.nprobe === undefined ? { kind, k, alpha } : { kind, k, alpha, nprobe: nprobeFlag(v.nprobe) };
+}
+
+/** --nprobe: "all" or an integer >= 0 (0 = exact, as "all"). */
+export function nprobeFlag(v: string): number | 'all' {
+  const n = Number(v);
+  if (v === 'all') return 'all';
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--nprobe must be an integer >= 0 or "all", got "${v}"`);
+  return n;
 }
 
 /** The text selection the flags ask for (undefined = the whole prompt). */

@@ -11,7 +11,7 @@
  * kernel writes k similarities, and selectTop picks the best in JS.
  */
 import { readFileSync } from 'node:fs';
-import type { NearestIndex } from './nearest.ts';
+import type { RangeScan } from './nearest.ts';
 import { selectTop } from './select-top.ts';
 
 // @types/node 20 does not declare the WebAssembly global (TypeScript keeps it
@@ -48,7 +48,7 @@ export function simdAvailable(): boolean {
   return kernel() !== null;
 }
 
-export class SimdBruteForceIndex implements NearestIndex {
+export class SimdBruteForceIndex implements RangeScan {
   readonly kind = 'simd';
   private readonly dots: DotExports['dots'];
   private readonly query: Float32Array;
@@ -82,6 +82,19 @@ export class SimdBruteForceIndex implements NearestIndex {
     this.query.set(q);
     this.dots(this.queryAt, 0, this.dim, this.size, this.allAt);
     return selectTop(this.all, this.size, top, ids, sims);
+  }
+
+  /** One kernel call per range, each from its first row's byte offset: rows need no alignment (build-wasm.ts). */
+  scoreRanges(q: Float32Array, from: Int32Array, count: Int32Array, ranges: number): Float32Array {
+    if (q.length !== this.dim) throw new Error(`SimdBruteForceIndex: query has ${q.length} floats, expected ${this.dim}`);
+    this.query.set(q);
+    const rowBytes = this.dim * 4;
+    for (let r = 0; r < ranges; r++) {
+      const j = from[r], n = count[r];
+      if (j < 0 || n < 0 || j + n > this.size) throw new Error(`SimdBruteForceIndex: rows ${j}..${j + n} outside 0..${this.size}`);
+      this.dots(this.queryAt, j * rowBytes, this.dim, n, this.allAt + j * 4);
+    }
+    return this.all;
   }
 }
 

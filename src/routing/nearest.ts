@@ -21,13 +21,27 @@ export interface NearestIndex {
 }
 
 /**
+ * A brute-force index that can also score chosen rows only: the inverted
+ * file (nearest-ivf.ts) lays its points out list by list and scans the lists
+ * of the nearest clusters.
+ */
+export interface RangeScan extends NearestIndex {
+  /**
+   * Similarities of `q` to rows [from[r], from[r] + count[r]) for r < ranges,
+   * written at those rows of the returned array (the index's own scratch,
+   * size long: valid until the next call; rows outside the ranges are stale).
+   */
+  scoreRanges(q: Float32Array, from: Int32Array, count: Int32Array, ranges: number): Float32Array;
+}
+
+/**
  * Brute force over all centroids, blocked four centroids at a time: each pass
  * over the query feeds four accumulators, so the query is read once per four
  * centroids and the loop has four independent dependency chains. At K=100,
  * dim=384 this is ~38k multiply-adds, ~20 µs. The fallback where WebAssembly
  * SIMD is missing: SimdBruteForceIndex (nearest-simd.ts) does the same ~9x faster.
  */
-export class BruteForceIndex implements NearestIndex {
+export class BruteForceIndex implements RangeScan {
   readonly kind = 'brute';
   private readonly sims: Float32Array;
   constructor(private readonly c: Float32Array, readonly size: number, private readonly dim: number) {
@@ -36,10 +50,26 @@ export class BruteForceIndex implements NearestIndex {
   }
 
   search(q: Float32Array, top: number, ids: Int32Array, sims: Float32Array): number {
-    const { c, dim, size } = this;
+    this.rows(q, 0, this.size);
+    return selectTop(this.sims, this.size, top, ids, sims);
+  }
+
+  scoreRanges(q: Float32Array, from: Int32Array, count: Int32Array, ranges: number): Float32Array {
+    if (q.length !== this.dim) throw new Error(`BruteForceIndex: query has ${q.length} floats, expected ${this.dim}`);
+    for (let r = 0; r < ranges; r++) {
+      const j = from[r], n = count[r];
+      if (j < 0 || n < 0 || j + n > this.size) throw new Error(`BruteForceIndex: rows ${j}..${j + n} outside 0..${this.size}`);
+      this.rows(q, j, j + n);
+    }
+    return this.sims;
+  }
+
+  /** Similarities of q to rows [from, to) into this.sims at the same rows. */
+  private rows(q: Float32Array, from: number, to: number): void {
+    const { c, dim } = this;
     const all = this.sims;
-    let j = 0;
-    for (; j + 4 <= size; j += 4) {
+    let j = from;
+    for (; j + 4 <= to; j += 4) {
       const o0 = j * dim, o1 = o0 + dim, o2 = o1 + dim, o3 = o2 + dim;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       for (let i = 0; i < dim; i++) {
@@ -48,13 +78,12 @@ export class BruteForceIndex implements NearestIndex {
       }
       all[j] = s0; all[j + 1] = s1; all[j + 2] = s2; all[j + 3] = s3;
     }
-    for (; j < size; j++) {
+    for (; j < to; j++) {
       const o = j * dim;
       let s = 0;
       for (let i = 0; i < dim; i++) s += q[i] * c[o + i];
       all[j] = s;
     }
-    return selectTop(all, size, top, ids, sims);
   }
 }
 
@@ -120,7 +149,7 @@ export const HNSW_MIN_K_JS = 400;
  * Synchronous (the kernel compiles once per thread, in well under a millisecond),
  * so the Router can use it as its default.
  */
-export function bruteForceIndex(c: Float32Array, k: number, dim: number): NearestIndex {
+export function bruteForceIndex(c: Float32Array, k: number, dim: number): RangeScan {
   return simdAvailable() ? new SimdBruteForceIndex(c, k, dim) : new BruteForceIndex(c, k, dim);
 }
 

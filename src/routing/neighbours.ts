@@ -14,9 +14,13 @@
  * added to the profile later (src/fit/add-model.ts, cluster tables only) is
  * routed on its cluster estimates.
  *
- * Search here is exact (a scan of N x dim: 2,200 x 384 multiply-adds, in the
- * WebAssembly SIMD kernel of nearest-simd.ts; the scalar JS loop it replaced
- * took ~1.1 ms a decision). The server serves it (issue 13): the Engine builds one per
+ * Search here is an inverted file (nearest-ivf.ts): the labelled prompts are
+ * filed under their nearest centroid, and a decision scans the lists of the
+ * nearest `nprobe` clusters (router.nprobe, default DEFAULT_NPROBE), the ones
+ * the cluster router's search already found, instead of all N (an exact scan
+ * of 2,200 x 384 multiply-adds in the WebAssembly SIMD kernel cost ~82 µs a
+ * decision; the scalar JS loop before it ~1.1 ms). router.nprobe 0 or "all"
+ * keeps the exact scan. The server serves it (issue 13): the Engine builds one per
  * HTTP thread (`servedRouter`); its `routeNear` takes what was found before
  * the decision (src/api/engine.ts poolSearch): the clusters' neighbours from
  * the route pool when the profile's K searches there, and the labelled
@@ -26,6 +30,7 @@
  */
 import type { Profile } from './profile.ts';
 import { bruteForceIndex, type NearestIndex } from './nearest.ts';
+import { InvertedFile } from './nearest-ivf.ts';
 import { Router, NoCandidateError, selectModel, type Decision, type RouteOptions } from './router.ts';
 
 /**
@@ -35,6 +40,19 @@ import { Router, NoCandidateError, selectModel, type Decision, type RouteOptions
  * builds it; with `points` the decision never reads the embedding again.
  */
 export interface NearFound { ids: Int32Array; sims: Float32Array; points?: { ids: Int32Array; sims: Float32Array } }
+
+/**
+ * Clusters whose labelled prompts a decision scans when the manifest gives no
+ * router.nprobe. Chosen from 5-fold cross-validation on RouterBench (K=100,
+ * k=50, last_question; docs/fitting.md): see the table there.
+ */
+export const DEFAULT_NPROBE = 8;
+
+/** router.nprobe as a count: 0 = exact (absent = DEFAULT_NPROBE; "all", or at least every cluster, = 0). */
+export function nprobeOf(spec: { nprobe?: number | 'all' }, clusters: number): number {
+  const n = spec.nprobe ?? DEFAULT_NPROBE;
+  return n === 'all' || n >= clusters ? 0 : n;
+}
 
 export class NeighbourRouter {
   readonly models: string[];
@@ -53,7 +71,14 @@ export class NeighbourRouter {
   private readonly err: Float64Array;
   private readonly prior: Float64Array;
   private pointIndex: NearestIndex | undefined;
+  private ivf: InvertedFile | undefined;
   private readonly nearSims: Float32Array;
+  /** Clusters whose lists a decision scans (router.nprobe); 0 = exact scan of every labelled prompt. */
+  readonly nprobe: number;
+  /** Clusters the inline search finds: the cluster router's `top`, or nprobe when larger (one search serves both). */
+  private readonly depth: number;
+  private readonly clusterIds: Int32Array;
+  private readonly clusterSims: Float32Array;
 
   /** `index`: the clusters' nearest index (default brute force; the server passes its own, or remoteIndex when the route pool searches). */
   constructor(readonly profile: Profile, index?: NearestIndex) {
@@ -73,6 +98,10 @@ export class NeighbourRouter {
     this.err = new Float64Array(profile.models.length);
     this.prior = new Float64Array(profile.models.length);
     this.nearSims = new Float32Array(this.k);
+    this.nprobe = nprobeOf(spec, profile.k);
+    this.depth = Math.min(profile.k, Math.max(this.top, this.nprobe));
+    this.clusterIds = new Int32Array(this.depth);
+    this.clusterSims = new Float32Array(this.depth);
   }
 
   mask(names: readonly string[]): Uint8Array { return this.clusters.mask(names); }
@@ -80,7 +109,11 @@ export class NeighbourRouter {
   /** How many labelled prompts a decision reads (router.k, at most the samples): what a search elsewhere (the route pool) must return. */
   get neighbours(): number { return this.k; }
 
-  /** nearest() into fresh arrays, for a caller that decides later (after an await, when `q` may be a reused buffer). */
+  /**
+   * nearest() into fresh arrays, for a caller that decides later (after an
+   * await, when `q` may be a reused buffer). Exact: its caller
+   * (src/api/engine.ts poolSearch) has the clusters only after the await.
+   */
   searchPoints(q: Float32Array): { ids: Int32Array; sims: Float32Array } {
     const ids = new Int32Array(this.k), sims = new Float32Array(this.k);
     const got = this.nearest(q, ids, sims);
@@ -102,10 +135,35 @@ export class NeighbourRouter {
    * blocked JS loop), built on first use: a profile searched in the route pool
    * never copies its points into a per-thread index. At 2,205 x 384 the scalar
    * loop this replaced cost ~1.1 ms a decision (bench:latency, 2026-12-05).
+   * With the inverted file on (nprobe > 0) it scans the file's copy, every
+   * list: the same answer, and one copy of the points per thread, not two.
    */
   nearest(q: Float32Array, ids: Int32Array = this.nearIds, sims: Float32Array = this.nearSims): number {
+    const top = Math.min(this.k, ids.length, sims.length);
+    if (this.nprobe > 0) return this.files().exact(q, top, ids, sims);
     this.pointIndex ??= bruteForceIndex(this.points, this.n, q.length);
-    return this.pointIndex.search(q, Math.min(this.k, ids.length, sims.length), ids, sims);
+    return this.pointIndex.search(q, top, ids, sims);
+  }
+
+  /**
+   * The k labelled prompts nearest to `q` among those filed under the
+   * nearest `nprobe` of `clusters[0..got)` (best first, as the clusters'
+   * search writes them): InvertedFile.search, which adds clusters past nprobe
+   * until it has k prompts and is exact when they run out. Exact when nprobe is 0.
+   */
+  nearestIn(q: Float32Array, clusters: Int32Array, got: number, ids: Int32Array = this.nearIds, sims: Float32Array = this.nearSims): number {
+    if (this.nprobe === 0) return this.nearest(q, ids, sims);
+    return this.files().search(q, clusters, got, this.nprobe, Math.min(this.k, ids.length, sims.length), ids, sims);
+  }
+
+  /**
+   * The inverted file, built on first use (files every labelled prompt under
+   * its nearest centroid: N x K dot products, a few ms at 2,225 x 100), so a
+   * profile whose prompts search in the route pool never builds it. Its own
+   * centroid search: `this.index` may be the route pool's remoteIndex.
+   */
+  files(): InvertedFile {
+    return this.ivf ??= InvertedFile.over(this.points, this.n, this.profile.dim, this.profile.centroids, this.profile.k);
   }
 
   /**
@@ -117,11 +175,18 @@ export class NeighbourRouter {
     const M = this.models.length;
     // Everything the caller gave the cluster router (an organisation's feedback, say) except what changes the arithmetic of the prior.
     // The prior's scores go to scratch: consumed below, before this returns.
-    const cluster = this.clusters.routeNear(q, near, { ...opts, costWeight: 0, allowed: undefined, scores: this.prior, bias: undefined } as RouteOptions);
+    // The clusters found elsewhere (the route pool), else searched here, `depth` deep: the prior reads the
+    // first `top` (the same first `top` a search of `top` finds), the inverted file the first nprobe or more.
+    let cIds: Int32Array, cSims: Float32Array, cGot: number;
+    if (near !== undefined) { cIds = near.ids; cSims = near.sims; cGot = near.ids.length; } else {
+      cIds = this.clusterIds; cSims = this.clusterSims;
+      cGot = this.index.search(q, this.depth, cIds, cSims);
+    }
+    const cluster = this.clusters.routeFrom(cIds, cSims, cGot, { ...opts, costWeight: 0, allowed: undefined, scores: this.prior, bias: undefined } as RouteOptions);
     const prior = cluster.scores;
     // The labelled prompts found elsewhere (the route pool, or a search made before an await), else scanned now.
     const found = near?.points;
-    const got = found ? found.ids.length : this.nearest(q);
+    const got = found ? found.ids.length : this.nearestIn(q, cIds, cGot);
     const nearIds = found ? found.ids : this.nearIds;
     const { labels, alpha } = this;
     for (let m = 0; m < M; m++) {
@@ -140,7 +205,8 @@ export class NeighbourRouter {
   /**
    * Router.routeNear's contract: `near` = the nearest clusters found elsewhere
    * (the route pool), undefined = search the clusters here. The labelled
-   * prompts are scanned on this thread either way.
+   * prompts are `near.points` when given, else scanned on this thread (the
+   * inverted file over `near`'s clusters or the ones searched here).
    */
   routeNear(embedding: Float32Array, near: NearFound | undefined, opts: RouteOptions = {}): Decision {
     const M = this.models.length;

@@ -71,8 +71,11 @@ export interface ProfileManifest {
 
 export type RouterSpec =
   | { kind: 'clusters' }
-  /** k nearest labelled prompts; alpha: prior strength of the clusters' estimate; samples: N rows in points/labels. */
-  | { kind: 'neighbours'; k: number; alpha: number; samples: number };
+  /**
+   * k nearest labelled prompts; alpha: prior strength of the clusters' estimate; samples: N rows in points/labels;
+   * nprobe: the inverted file's clusters scanned per decision (absent = DEFAULT_NPROBE in neighbours.ts; 0 or "all" = exact).
+   */
+  | { kind: 'neighbours'; k: number; alpha: number; samples: number; nprobe?: number | 'all' };
 
 /** The router kind a manifest asks for ("clusters" when absent). */
 export const routerKind = (m: ProfileManifest): RouterSpec['kind'] => m.router?.kind ?? 'clusters';
@@ -178,6 +181,7 @@ export function validateManifest(m: unknown, where: string): ProfileManifest {
       need(Number.isInteger(r.k) && r.k >= 1, where, '"router.k" must be an integer >= 1');
       need(isNum(r.alpha) && r.alpha >= 0, where, '"router.alpha" must be a number >= 0');
       need(Number.isInteger(r.samples) && r.samples >= 1, where, '"router.samples" must be an integer >= 1');
+      need(r.nprobe === undefined || r.nprobe === 'all' || (Number.isInteger(r.nprobe) && r.nprobe >= 0), where, `"router.nprobe" must be an integer >= 0 or "all" (0 and "all" = exact search), got ${JSON.stringify(r.nprobe)}`);
       need(typeof o.files.points === 'string' && typeof o.files.labels === 'string', where, '"files" must name points and labels for a neighbours router');
     }
   }
