@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitProfile, DEFAULT_FIT } from '../../src/fit/fit.ts';
+import { fitProfile, DEFAULT_FIT, DEFAULT_NEIGHBOURS } from '../../src/fit/fit.ts';
+import { fitOptionsFrom, UsageError } from '../../src/fit/options.ts';
+import { NeighbourRouter } from '../../src/routing/neighbours.ts';
 import { mulberry32 } from '../../src/fit/kmeans.ts';
 import type { LabelledData } from '../../src/fit/dataset.ts';
 import { fitNativeTables, NativeEmbedder } from '../../src/routing/embedders/native.ts';
@@ -88,5 +90,24 @@ describe('fitProfile on a synthetic set with a known answer', async () => {
     const cv = await crossValidate(synthetic(300, 3), 3, { ...DEFAULT_FIT, k: 6, coarseK: 2, name: 'cv' }, lambdaGrid(40));
     assert.ok(cv.pooled.aiq > cv.pooled.aiqSingle + 0.05, `router ${cv.pooled.aiq} vs single ${cv.pooled.aiqSingle}`);
     assert.ok(cv.pooled.aiq <= cv.pooled.aiqOracle + 1e-9);
+  });
+});
+
+describe('fit --router neighbours --nprobe', () => {
+  it('writes router.nprobe when given, leaves it out when not, and refuses bad values naming the flag', async () => {
+    const data = synthetic(120, 5);
+    const embedder = new NativeEmbedder(fitNativeTables(data.prompts));
+    const o = fitOptionsFrom({ router: 'neighbours', nprobe: '4', quiet: true }, 'nb');
+    assert.deepEqual(o.router, { ...DEFAULT_NEIGHBOURS, nprobe: 4 });
+    const p = await fitProfile(data, embedder, { ...o, k: 6, coarseK: 2 });
+    assert.deepEqual(p.manifest.router, { kind: 'neighbours', k: DEFAULT_NEIGHBOURS.k, alpha: DEFAULT_NEIGHBOURS.alpha, samples: 120, nprobe: 4 });
+    assert.equal(new NeighbourRouter(p).nprobe, 4);
+    assert.equal((fitOptionsFrom({ router: 'neighbours', nprobe: 'all', quiet: true }, 'nb').router as { nprobe?: unknown }).nprobe, 'all');
+    const none = await fitProfile(data, embedder, { ...fitOptionsFrom({ router: 'neighbours', quiet: true }, 'nb'), k: 6, coarseK: 2 });
+    assert.ok(none.manifest.router?.kind === 'neighbours' && !('nprobe' in none.manifest.router));
+    for (const bad of ['-1', '1.5', 'some', '']) {
+      assert.throws(() => fitOptionsFrom({ router: 'neighbours', nprobe: bad, quiet: true }, 'nb'), (e: Error) => e instanceof UsageError && /--nprobe must be an integer >= 0 or "all"/.test(e.message), bad);
+    }
+    assert.throws(() => fitOptionsFrom({ nprobe: '4', quiet: true }, 'nb'), /--nprobe need --router neighbours/);
   });
 });
