@@ -48,7 +48,7 @@ const { values: v } = parseArgs({
     'slow-interval-ms': { type: 'string', default: '5' }, 'slow-read-bytes': { type: 'string', default: '1024' }, 'slow-read-ms': { type: 'string', default: '50' },
     'stall-clients': { type: 'string', default: '4' }, 'stall-ms': { type: 'string', default: '4000' },
     'stall-chunks': { type: 'string', default: '1024' }, 'stall-chunk-bytes': { type: 'string', default: '16000' },
-    threads: { type: 'string' },
+    threads: { type: 'string' }, 'logging-pairs': { type: 'string', default: '2' },
     only: { type: 'string', default: 'load,ttfb,portkey,slow,stall' }, 'no-portkey': { type: 'boolean', default: false },
     json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   },
@@ -61,6 +61,8 @@ const cfg = {
   /** Passed to Switchyard as --threads when given; otherwise its own default. */
   switchyardThreads: v.threads ?? null,
   stall: { clients: n('stall-clients'), ms: n('stall-ms'), chunks: n('stall-chunks'), chunkBytes: n('stall-chunk-bytes') },
+  /** --only logging: how many on/off pairs, alternated. */
+  loggingPairs: Math.max(1, n('logging-pairs')),
 };
 const parts = new Set(v.only!.split(',').map((s) => s.trim()));
 if (v['no-portkey']) parts.delete('portkey');
@@ -141,21 +143,25 @@ async function load(t: Target, format: 'json' | 'sse', connections: number, mock
  */
 async function loggingPart(): Promise<Record<string, unknown>> {
   const mock = await startMockProc({ chunks: 20, chunkIntervalMs: 0 });
-  const runs: { mode: string; rps: number; p50_ms: number | null; p99_ms: number | null }[] = [];
+  const runs: { mode: string; rps: number; p50_ms: number | null; p99_ms: number | null; cpu_us_per_req: number | null }[] = [];
   try {
-    for (const mode of ['on', 'off', 'on', 'off']) {
+    for (const mode of Array.from({ length: 2 * cfg.loggingPairs }, (_, i) => (i % 2 === 0 ? 'on' : 'off'))) {
       const args = ['--activity-log', mode, ...(cfg.switchyardThreads ? ['--threads', cfg.switchyardThreads] : [])];
       const sy = await startSwitchyard(await freePort(), `http://127.0.0.1:${mock.port}/v1`, args);
       try {
         const row = await load({ name: 'switchyard', port: sy.port, model: 'auto', pid: sy.pid }, 'json', cfg.connections, mock.child.pid);
-        runs.push({ mode, rps: row.wrk.rps, p50_ms: row.wrk.p50_ms, p99_ms: row.wrk.p99_ms });
+        // Switchyard's process CPU (every thread, the log's writer included) per request: steadier than rps on a shared machine.
+        const cpuUs = row.cpu_pct === null || row.wrk.rps === 0 ? null : (row.cpu_pct / 100 / row.wrk.rps) * 1e6;
+        runs.push({ mode, rps: row.wrk.rps, p50_ms: row.wrk.p50_ms, p99_ms: row.wrk.p99_ms, cpu_us_per_req: cpuUs });
       } finally { await sy.stop(); }
     }
   } finally { await mock.stop(); }
   const mean = (m: string) => { const r = runs.filter((x) => x.mode === m); return r.reduce((s, x) => s + x.rps, 0) / r.length; };
   const on = mean('on'), off = mean('off');
-  console.error(`activity log: on ${on.toFixed(0)} rps, off ${off.toFixed(0)} rps, on/off ${(on / off).toFixed(3)} (target >= 0.95)`);
-  return { runs, rps_on: on, rps_off: off, ratio: on / off, target: 0.95 };
+  const cpu = (m: string) => { const r = runs.filter((x) => x.mode === m && x.cpu_us_per_req !== null); return r.length ? r.reduce((s, x) => s + x.cpu_us_per_req!, 0) / r.length : null; };
+  const cpuOn = cpu('on'), cpuOff = cpu('off');
+  console.error(`activity log: on ${on.toFixed(0)} rps, off ${off.toFixed(0)} rps, on/off ${(on / off).toFixed(3)} (target >= 0.95); switchyard CPU ${fmt(cpuOn)} vs ${fmt(cpuOff)} µs/request`);
+  return { runs, rps_on: on, rps_off: off, ratio: on / off, cpu_us_per_req_on: cpuOn, cpu_us_per_req_off: cpuOff, target: 0.95 };
 }
 
 interface StallRun { result: SlowResult; at_stall_end: StreamStats; in_flight_per_stream_mib: number; mock_after: StreamStats; rss_max_mib: number | null; rss_before_mib: number | null }
@@ -384,7 +390,7 @@ function readHelp(): string {
     '  --slow-clients N (1000) --slow-chunks N (50) --slow-chunk-bytes N (1024) --slow-interval-ms N (5) --slow-read-bytes N (1024) --slow-read-ms N (50)',
     '  --stall-clients N (4) --stall-ms N (4000) --stall-chunks N (1024) --stall-chunk-bytes N (16000)',
     '  --threads N|auto (Switchyard\'s --threads; default: its own)',
-    '  --only load,ttfb,portkey,slow,stall   (also: logging = the activity log on vs off, not in the default set)   --no-portkey   --json FILE (bench/results/gateway.json)',
+    '  --only load,ttfb,portkey,slow,stall   (also: logging = the activity log on vs off, not in the default set; --logging-pairs N, default 2)   --no-portkey   --json FILE (bench/results/gateway.json)',
   ].join('\n');
 }
 

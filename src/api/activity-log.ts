@@ -4,50 +4,80 @@
  *
  * Per request the handler does one `hasSubscribers` check and, when the log
  * is on, builds one row object and publishes it on channels.orgRequest
- * (diagnostics.ts). The subscriber (one per thread) pushes it onto its
- * Engine's buffer; the buffer goes to the store's writer thread as ONE
- * message every state.logs.flush_ms (default 250 ms) or at FLUSH_ROWS rows,
- * whichever comes first. So per request: an object, an array push; per flush:
- * one structured clone of the batch and one place in the writer's group
- * commit.
+ * (diagnostics.ts). The subscriber (one per thread) hands it to its Engine's
+ * log, which writes it where the store says:
+ *
+ * - The embedded store (OrgStore.openLogSink): the row's bytes go into this
+ *   thread's shared-memory ring (src/store/log-ring.ts), and the store's
+ *   writer thread drains every ring each state.logs.flush_ms (default 250 ms)
+ *   in one transaction. Per request: one encode into shared memory; no
+ *   object kept, no message, no wake-up of another thread. When a burst
+ *   fills the ring, rows wait in a bounded array (MAX_BUFFERED) and go in as
+ *   the writer makes room; beyond that they are dropped and counted.
+ * - A store without one (Redis): rows are buffered and written as one
+ *   appendLogs call every flush_ms or FLUSH_ROWS rows, whichever comes first.
  *
  * What can go wrong: the store fails the write (disk full, writer dead): the
- * batch is dropped and counted (droppedRows, and switchyard:store:error), the
- * requests themselves are unaffected. A crash loses at most one flush
- * interval of rows. A row is readable (GET /v1/org/logs, POST /v1/feedback)
- * once flushed and committed: up to flush_ms after the response.
+ * rows are dropped and counted (droppedRows, and
+ * switchyard:store:error), the requests themselves are unaffected. A crash
+ * loses at most one flush interval of rows. A row is readable (GET
+ * /v1/org/logs, POST /v1/feedback) once flushed and committed: up to flush_ms
+ * after the response.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { CHANNEL_NAMES, channels } from '../diagnostics.ts';
-import type { ActivityRow } from '../store/org-types.ts';
+import type { ActivityRow, LogSink } from '../store/org-types.ts';
 import type { Engine } from './engine.ts';
 
-/** A batch is written at this size even before the flush interval. */
+/** A batch is written at this size even before the flush interval (the appendLogs path). */
 const FLUSH_ROWS = 500;
 /** Rows held at most while the store is slow; beyond it new rows are dropped (and counted) rather than growing the heap. */
 const MAX_BUFFERED = 50_000;
 const DAY_MS = 86_400_000;
+/** How soon rows held because the ring was full are offered to it again. */
+const RETRY_MS = 20;
 
 export class ActivityLog {
   private buf: ActivityRow[] = [];
   private timer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private inflight = new Set<Promise<void>>();
-  droppedRows = 0;
-  writtenRows = 0;
+  private readonly sink: LogSink | undefined;
+  /** Rows the ring had no room for (sink mode), oldest first. */
+  private overflow: ActivityRow[] = [];
+  private retry: NodeJS.Timeout | undefined;
+  private lostRows = 0;
+  private storedRows = 0;
 
   constructor(private readonly engine: Engine) {
     const l = engine.config.state.logs;
+    this.sink = engine.store.org.openLogSink?.(l.flush_ms);
     if (l.retention_days > 0) {
       this.purgeTimer = setInterval(() => this.purge(), engine.config.state.purge_interval_ms);
       this.purgeTimer.unref();
     }
   }
 
+  /** Rows dropped: no room even in the overflow (the store is far behind), or the store failed the write. */
+  get droppedRows(): number { return this.lostRows + (this.sink?.dropped ?? 0); }
+  /** Rows the store committed. */
+  get writtenRows(): number { return this.storedRows + (this.sink?.written ?? 0); }
+
   push(row: ActivityRow): void {
-    if (this.buf.length >= MAX_BUFFERED) { this.droppedRows++; return; }
+    if (this.sink !== undefined) {
+      if (this.overflow.length === 0 && this.sink.push(row)) return;
+      // The ring is full (a burst beyond what the writer drained): held here, bounded, and moved in as it drains.
+      if (this.overflow.length >= MAX_BUFFERED) { this.lostRows++; return; }
+      this.overflow.push(row);
+      if (this.retry === undefined) {
+        this.retry = setTimeout(() => { this.retry = undefined; this.refill(); }, RETRY_MS);
+        this.retry.unref();
+      }
+      return;
+    }
+    if (this.buf.length >= MAX_BUFFERED) { this.lostRows++; return; }
     this.buf.push(row);
-    if (this.buf.length >= FLUSH_ROWS) this.flush();
+    if (this.buf.length >= FLUSH_ROWS) void this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => this.flush(), this.engine.config.state.logs.flush_ms);
       // The log alone must not keep a process alive; close() flushes what is left.
@@ -55,18 +85,44 @@ export class ActivityLog {
     }
   }
 
+  /** Moves held rows into the ring while it takes them; retries on a timer while some are left. */
+  private refill(): void {
+    let i = 0;
+    while (i < this.overflow.length && this.sink!.push(this.overflow[i])) i++;
+    if (i > 0) this.overflow.splice(0, i);
+    if (this.overflow.length > 0 && this.retry === undefined) {
+      this.retry = setTimeout(() => { this.retry = undefined; this.refill(); }, RETRY_MS);
+      this.retry.unref();
+    }
+  }
+
   /** Writes what is buffered; resolves when it is committed (or dropped). */
   flush(): Promise<void> {
+    if (this.sink !== undefined) return this.flushSink();
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
     if (this.buf.length === 0) return Promise.all(this.inflight).then(() => {});
     const rows = this.buf;
     this.buf = [];
     const p: Promise<void> = this.engine.store.org.appendLogs(rows).then(
-      () => { this.writtenRows += rows.length; },
-      (e: Error) => { this.droppedRows += rows.length; channels.storeError.publish({ path: 'activity_log', error: e }); },
+      () => { this.storedRows += rows.length; },
+      (e: Error) => { this.lostRows += rows.length; channels.storeError.publish({ path: 'activity_log', error: e }); },
     ).finally(() => { this.inflight.delete(p); });
     this.inflight.add(p);
     return p;
+  }
+
+  private async flushSink(): Promise<void> {
+    // Held rows go in as the writer makes room; a writer that makes none (it is gone) ends the wait, the rest stays held.
+    let stalled = false;
+    for (;;) {
+      const before = this.overflow.length;
+      this.refill();
+      const moved = before - this.overflow.length;
+      await this.sink!.flush();
+      if (this.overflow.length === 0) return;
+      if (moved === 0 && stalled) return;
+      stalled = moved === 0;
+    }
   }
 
   purge(): Promise<number> {
@@ -77,6 +133,14 @@ export class ActivityLog {
 
   async close(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    if (this.sink !== undefined) {
+      await this.flushSink();
+      clearTimeout(this.retry);
+      this.lostRows += this.overflow.length;
+      this.overflow = [];
+      await this.sink.close();
+      return;
+    }
     await this.flush();
   }
 }

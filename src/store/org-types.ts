@@ -68,6 +68,19 @@ export interface StoredActivity extends ActivityRow {
   readonly seq: number;
 }
 
+/** A per-thread log path (OrgStore.openLogSink). */
+export interface LogSink {
+  /** Queues a row; false when there is no room (the writer is behind or gone): the row was not taken. */
+  push(row: ActivityRow): boolean;
+  /** Resolves when what was pushed before the call is committed (or given up on, and counted). */
+  flush(): Promise<void>;
+  /** flush(), then the sink is forgotten by the writer. */
+  close(): Promise<void>;
+  /** Rows committed, and rows given up by a failed insert. */
+  readonly written: number;
+  readonly dropped: number;
+}
+
 export interface LogQuery {
   /** Unix ms, inclusive. */
   readonly since?: number;
@@ -104,6 +117,13 @@ export interface OrgStore {
 
   /** One write for a batch (the activity logger's flush); rows may belong to several organisations. */
   appendLogs(rows: readonly ActivityRow[]): Promise<void>;
+  /**
+   * A log path that costs the caller no message per batch (the embedded
+   * store: a shared-memory ring its writer thread drains every `flushMs`,
+   * src/store/log-ring.ts). Absent: the activity logger batches rows into
+   * appendLogs (Redis).
+   */
+  openLogSink?(flushMs: number): LogSink;
   /** Oldest first within the window. */
   logs(org: string, q: LogQuery): Promise<StoredActivity[]>;
   logByRequest(org: string, requestId: string): Promise<StoredActivity | undefined>;

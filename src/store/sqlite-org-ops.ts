@@ -58,6 +58,25 @@ const LOG_ROWS_PER_INSERT = 50;
 /** Rows deleted per purge statement: bounds how long retention holds the write lock. */
 const LOG_PURGE_CHUNK = 5_000;
 
+/**
+ * Inserts log rows given as flat values (LOG_FIELDS a row, in the INSERT's
+ * column order: logBatch's JSON, or a LogRing's peek) into the caller's
+ * transaction: LOG_ROWS_PER_INSERT rows a statement, the rest one by one.
+ */
+export function logInserter(db: Database.Database): (f: readonly unknown[]) => void {
+  const logInsert = `INSERT INTO activity_log (org, request_id, at, endpoint, model_requested, model_selected, model_executed, reason, fallback_chain,
+    cluster, prompt_tokens, completion_tokens, cost_usd, latency_ms, status, cache_hit) VALUES `;
+  const logRow = `(${new Array(LOG_FIELDS).fill('?').join(', ')})`;
+  const addLog = db.prepare(logInsert + logRow);
+  const addLogs = db.prepare(logInsert + new Array(LOG_ROWS_PER_INSERT).fill(logRow).join(', '));
+  const many = LOG_ROWS_PER_INSERT * LOG_FIELDS;
+  return (f) => {
+    let i = 0;
+    for (; i + many <= f.length; i += many) addLogs.run(f.slice(i, i + many));
+    for (; i + LOG_FIELDS <= f.length; i += LOG_FIELDS) addLog.run(f.slice(i, i + LOG_FIELDS));
+  };
+}
+
 export function orgWriter(db: Database.Database): (op: OrgOp) => unknown {
   const setPref = db.prepare('INSERT INTO org_preferences (org, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (org, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
   const delPref = db.prepare('DELETE FROM org_preferences WHERE org = ? AND key = ?');
@@ -70,11 +89,7 @@ export function orgWriter(db: Database.Database): (op: OrgOp) => unknown {
   const resetCell = db.prepare('DELETE FROM model_feedback WHERE org = ? AND model = ? AND cluster = ?');
   const resetCluster = db.prepare('DELETE FROM model_feedback WHERE org = ? AND cluster = ?');
   const addTask = db.prepare('INSERT INTO task_feedback (org, prompt, classified_task, correct, confidence, suggested_task, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const logInsert = `INSERT INTO activity_log (org, request_id, at, endpoint, model_requested, model_selected, model_executed, reason, fallback_chain,
-    cluster, prompt_tokens, completion_tokens, cost_usd, latency_ms, status, cache_hit) VALUES `;
-  const logRow = `(${new Array(LOG_FIELDS).fill('?').join(', ')})`;
-  const addLog = db.prepare(logInsert + logRow);
-  const addLogs = db.prepare(logInsert + new Array(LOG_ROWS_PER_INSERT).fill(logRow).join(', '));
+  const insertLogs = logInserter(db);
   // Retention walks the oldest rows in seq order (no index on `at`, migration 4): rows are appended in time order, up
   // to one flush interval apart between HTTP threads, so the oldest chunk holding a young row is where expiry ends.
   // A purge with nothing to delete reads one chunk, not the table.
@@ -97,14 +112,7 @@ export function orgWriter(db: Database.Database): (op: OrgOp) => unknown {
         addTask.run(op.org, r.prompt, r.classifiedTask, r.correct ? 1 : 0, r.confidence, r.suggestedTask, r.createdAt);
         return undefined;
       }
-      case 'log_append': {
-        const f = JSON.parse(op.json) as unknown[];
-        const many = LOG_ROWS_PER_INSERT * LOG_FIELDS;
-        let i = 0;
-        for (; i + many <= f.length; i += many) addLogs.run(f.slice(i, i + many));
-        for (; i + LOG_FIELDS <= f.length; i += LOG_FIELDS) addLog.run(f.slice(i, i + LOG_FIELDS));
-        return undefined;
-      }
+      case 'log_append': insertLogs(JSON.parse(op.json) as unknown[]); return undefined;
       case 'log_purge': {
         let total = 0, n: number;
         do { n = purge.run(LOG_PURGE_CHUNK, op.before).changes; total += n; } while (n === LOG_PURGE_CHUNK);

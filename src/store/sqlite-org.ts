@@ -7,7 +7,10 @@ import type Database from 'better-sqlite3';
 import { StoreError } from './types.ts';
 import type { WriterLink } from './sqlite-link.ts';
 import { logBatch } from './sqlite-org-ops.ts';
-import type { ActivityRow, LogQuery, ModelFeedbackRow, ModelUsage, OrgStore, PreferenceRow, StoredActivity, TaskFeedbackRow } from './org-types.ts';
+import type { ActivityRow, LogQuery, LogSink, ModelFeedbackRow, ModelUsage, OrgStore, PreferenceRow, StoredActivity, TaskFeedbackRow } from './org-types.ts';
+import { LogRing } from './log-ring.ts';
+import { threadId } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
 
 function read<T>(path: string, f: () => T): Promise<T> {
   try {
@@ -82,6 +85,24 @@ export class SqliteOrgStore implements OrgStore {
 
   appendLogs(rows: readonly ActivityRow[]): Promise<void> {
     return this.link.write({ op: 'log_append', json: logBatch(rows) }) as Promise<void>;
+  }
+  /** A shared-memory ring this thread writes rows into; the writer thread drains it every `flushMs` (log-ring.ts). */
+  openLogSink(flushMs: number): LogSink {
+    const ring = LogRing.create();
+    const id = `${threadId}-${randomBytes(6).toString('hex')}`;
+    // If the registration fails (the writer is gone), rows fill the ring and are dropped and counted.
+    const registered = this.link.write({ op: 'log_ring', id, sab: ring.sab, flushMs }).then(() => true, () => false);
+    const drain = (close: boolean) => registered.then((ok) => (ok ? this.link.write({ op: 'log_drain', id, close }).then(() => {}) : undefined));
+    // A ring past half full asks for a drain now (once until it is answered), instead of waiting for the writer's tick.
+    let nudged = false;
+    const nudge = () => { nudged = true; drain(false).catch(() => {}).finally(() => { nudged = false; }); };
+    return {
+      push: (row) => { const ok = ring.push(row); if (ring.overHalf && !nudged) nudge(); return ok; },
+      flush: () => drain(false),
+      close: () => drain(true),
+      get written() { return ring.written; },
+      get dropped() { return ring.dropped; },
+    };
   }
   logs(org: string, q: LogQuery): Promise<StoredActivity[]> {
     return read(this.path, () => this.logsStmt.all(org, q.since ?? 0, q.until ?? Number.MAX_SAFE_INTEGER, q.after ?? 0, q.limit).map(toActivity));

@@ -24,7 +24,11 @@ export type WriteOp =
   // Router configs, sessions, route decisions (issue 9): applied by sqlite-routing-ops.ts.
   | (RoutingOp & { n: number })
   // Preferences, feedback, activity log (issue 11): applied by sqlite-org-ops.ts.
-  | (OrgOp & { n: number });
+  | (OrgOp & { n: number })
+  // An HTTP thread's activity-log ring (log-ring.ts): registered once, then drained by the writer every
+  // flushMs on its own timer; log_drain drains it now (close: and forgets it), replying after the commit.
+  | { op: 'log_ring'; n: number; id: string; sab: SharedArrayBuffer; flushMs: number }
+  | { op: 'log_drain'; n: number; id: string; close: boolean };
 
 export type Reply = { n: number; ok: true; value: unknown } | { n: number; ok: false; message: string };
 

@@ -24,7 +24,8 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from './sqlite-open.ts';
 import type { ClientReady, HelloMessage, OwnerOp, Reply, WriteOp, WriterData, WriterEvent } from './sqlite-protocol.ts';
 import { routingWriter } from './sqlite-routing-ops.ts';
-import { ORG_OPS, orgWriter, type OrgOp } from './sqlite-org-ops.ts';
+import { ORG_OPS, logInserter, orgWriter, type OrgOp } from './sqlite-org-ops.ts';
+import { LogRing } from './log-ring.ts';
 
 const data = workerData as WriterData;
 const owner = parentPort!;
@@ -70,6 +71,69 @@ function apply(op: WriteOp): unknown {
   }
 }
 
+// --- Activity-log rings (log-ring.ts) -----------------------------------------
+// Each HTTP thread's log writes its rows into its own SharedArrayBuffer ring;
+// this thread drains every ring on one timer (the shortest flush_ms
+// registered) in one transaction, so the HTTP threads never post rows and
+// never wake this thread. A failed insert drops the rows it held (counted in
+// the ring, reported as an 'error' event), as the batch path did.
+const rings = new Map<string, { ring: LogRing; flushMs: number }>();
+let ringTimer: NodeJS.Timeout | undefined;
+let ringEveryMs = Infinity;
+const insertLogs = logInserter(db);
+/** Rows decoded and inserted at a time within a drain's transaction: the values die young instead of filling the old generation. */
+const DRAIN_CHUNK = 1_000;
+
+/** Drains `which` (default every ring) in one transaction; throws what the insert threw, after counting. */
+const drainTx = db.transaction((taken: { ring: LogRing; rows: number; tail: number | undefined }[]) => {
+  const f: unknown[] = [];
+  for (const t of taken) {
+    for (;;) {
+      f.length = 0;
+      const got = t.ring.peek(f, DRAIN_CHUNK, t.tail);
+      if (got.rows === 0) break;
+      // Counted before the insert: a chunk that fails is given up with the rest (no retry loop on a bad row).
+      t.rows += got.rows;
+      t.tail = got.tail;
+      insertLogs(f);
+    }
+  }
+});
+
+function drainRings(which?: string): number {
+  const taken: { ring: LogRing; rows: number; tail: number | undefined }[] = [];
+  for (const [id, r] of rings) if (which === undefined || id === which) taken.push({ ring: r.ring, rows: 0, tail: undefined });
+  let ok = false;
+  try {
+    drainTx(taken);
+    ok = true;
+  } finally {
+    // On failure the transaction's rows are given up (dropped, counted); rows not reached stay for the next drain.
+    for (const t of taken) if (t.tail !== undefined) t.ring.release(t.tail, t.rows, ok);
+  }
+  return taken.reduce((n, t) => n + t.rows, 0);
+}
+
+function drainTick(): void {
+  try { drainRings(); } catch (e) { post({ ev: 'error', message: `activity log write failed: ${(e as Error).message}` }); }
+}
+
+function ringOp(op: Extract<WriteOp, { op: 'log_ring' | 'log_drain' }>): unknown {
+  if (op.op === 'log_ring') {
+    rings.set(op.id, { ring: new LogRing(op.sab), flushMs: op.flushMs });
+    if (op.flushMs < ringEveryMs) {
+      ringEveryMs = op.flushMs;
+      clearInterval(ringTimer);
+      ringTimer = setInterval(drainTick, ringEveryMs);
+      ringTimer.unref();
+    }
+    return undefined;
+  }
+  const n = rings.has(op.id) ? drainRings(op.id) : 0;
+  if (op.close) rings.delete(op.id);
+  return n;
+}
+
 /**
  * Where a batch's replies go: one message per destination per batch, not one
  * per row (a postMessage costs a few µs on each side; at thousands of puts a
@@ -101,8 +165,19 @@ const runBatch = db.transaction((batch: Queued[]) => batch.map((q) => apply(q.op
 function flush(): void {
   scheduled = false;
   if (queue.length === 0) return;
-  const batch = queue;
+  let batch = queue;
   queue = [];
+  // Ring registrations and drains are not part of the batch's transaction: a drain takes rows out of a
+  // ring, and a rolled-back batch (retried op by op below) must not take them twice or lose them.
+  if (batch.some((q) => q.op.op === 'log_ring' || q.op.op === 'log_drain')) {
+    const rest: Queued[] = [];
+    for (const q of batch) {
+      if (q.op.op !== 'log_ring' && q.op.op !== 'log_drain') { rest.push(q); continue; }
+      try { reply(q, { n: q.op.n, ok: true, value: ringOp(q.op) }); } catch (e) { reply(q, { n: q.op.n, ok: false, message: (e as Error).message }); }
+    }
+    batch = rest;
+    if (batch.length === 0) { sendReplies(); return; }
+  }
   let values: unknown[] | undefined;
   try {
     values = runBatch(batch);
@@ -179,8 +254,10 @@ hello.postMessage({ up: true } satisfies HelloMessage);
 
 owner.on('message', (m: OwnerOp) => {
   if (Array.isArray(m)) { enqueue(m, ownerSink); return; }
-  // Commit what is queued (its replies go out first), then let the thread end.
+  // Commit what is queued (its replies go out first) and what the rings hold, then let the thread end.
   flush();
+  drainTick();
+  clearInterval(ringTimer);
   stopping = true;
   if (purgeTimer) clearInterval(purgeTimer);
   for (const c of clients.values()) { c.req.close(); c.rep.close(); }
