@@ -54,6 +54,10 @@ const OVERHEAD = 4 + FIXED + 8 * 2 + 3;
  */
 export const LOG_RING_BYTES = 8 * 1024 * 1024;
 
+function cut<T extends string | null>(s: T): T {
+  return (s !== null && s.length > MAX_STR_CHARS ? s.slice(0, MAX_STR_CHARS) : s) as T;
+}
+
 export class LogRing {
   readonly sab: SharedArrayBuffer;
   private readonly i32: Int32Array;
@@ -95,17 +99,9 @@ export class LogRing {
 
   /** Producer: appends `r`; false when the ring has no room (the caller keeps the row or counts it lost). */
   push(r: ActivityRow): boolean {
-    let org = r.org, requestId = r.requestId, endpoint = r.endpoint, fallbackChain = r.fallbackChain;
-    let requested = r.modelRequested, selected = r.modelSelected, executed = r.modelExecuted, reason = r.reason;
     // Worst case 3 UTF-8 bytes a UTF-16 unit; a string beyond a length field's reach is cut (never in practice).
-    if (org.length > MAX_STR_CHARS) org = org.slice(0, MAX_STR_CHARS);
-    if (requestId.length > MAX_STR_CHARS) requestId = requestId.slice(0, MAX_STR_CHARS);
-    if (endpoint.length > MAX_STR_CHARS) endpoint = endpoint.slice(0, MAX_STR_CHARS);
-    if (fallbackChain.length > MAX_STR_CHARS) fallbackChain = fallbackChain.slice(0, MAX_STR_CHARS);
-    if (requested !== null && requested.length > MAX_STR_CHARS) requested = requested.slice(0, MAX_STR_CHARS);
-    if (selected !== null && selected.length > MAX_STR_CHARS) selected = selected.slice(0, MAX_STR_CHARS);
-    if (executed !== null && executed.length > MAX_STR_CHARS) executed = executed.slice(0, MAX_STR_CHARS);
-    if (reason !== null && reason.length > MAX_STR_CHARS) reason = reason.slice(0, MAX_STR_CHARS);
+    const org = cut(r.org), requestId = cut(r.requestId), endpoint = cut(r.endpoint), fallbackChain = cut(r.fallbackChain);
+    const requested = cut(r.modelRequested), selected = cut(r.modelSelected), executed = cut(r.modelExecuted), reason = cut(r.reason);
     const need = OVERHEAD + 3 * (org.length + requestId.length + endpoint.length + fallbackChain.length
       + (requested?.length ?? 0) + (selected?.length ?? 0) + (executed?.length ?? 0) + (reason?.length ?? 0));
     const i32 = this.i32;

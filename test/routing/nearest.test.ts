@@ -1,17 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BruteForceIndex, HnswIndex, SimdBruteForceIndex, selectTop, type NearestIndex } from '../../src/routing/nearest.ts';
-import { mulberry32 } from '../../src/fit/kmeans.ts';
-
-function randomUnitRows(n: number, dim: number, seed: number): Float32Array {
-  const r = mulberry32(seed), m = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) { const x = r() * 2 - 1; m[i * dim + j] = x; s += x * x; }
-    for (let j = 0; j < dim; j++) m[i * dim + j] /= Math.sqrt(s);
-  }
-  return m;
-}
+import { randomUnitRows } from './unit-rows.ts';
 
 function dot(c: Float32Array, j: number, dim: number, q: Float32Array): number {
   let d = 0;
