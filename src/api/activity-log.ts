@@ -162,14 +162,20 @@ function onRow(m: unknown): void {
 
 /**
  * Whether `engine` writes an activity log. Endpoints whose rows carry no
- * tokens or cost (/v1/route, /api/v1/route-model) check it besides
- * hasSubscribers: the metrics recorder also listens on the channel (for the
- * gateway rows' tokens and cost), and with the log off those rows would be
- * built for nobody.
+ * tokens or cost (/v1/route, /api/v1/route-model) check logsDecisions
+ * besides hasSubscribers: the metrics recorder also listens on the channel
+ * (for the gateway rows' tokens and cost), and with the log off those rows
+ * would be built for nobody.
  */
 export function logsOn(engine: Engine): boolean {
   const on = engine.config.state.logs.enabled;
   return on === true || on === 'on';
+}
+
+/** Whether the decision-only endpoints (/v1/route, /api/v1/route-model) are logged: the log on and state.logs.decisions not off. */
+export function logsDecisions(engine: Engine): boolean {
+  const d = engine.config.state.logs.decisions;
+  return logsOn(engine) && (d === true || d === 'on');
 }
 
 /** Subscribes this thread's log (idempotent); called where the server is built. Off (state.logs.enabled false): nothing subscribes, nothing is built per request. */

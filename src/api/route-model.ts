@@ -29,7 +29,7 @@ import { clusterOfText } from './route-cluster.ts';
 import type { Engine } from './engine.ts';
 import { withOrg, type CompiledOrg } from './org-state.ts';
 import { catalogOf } from './catalog.ts';
-import { logRequest, logsOn, type RequestMeta } from './activity-log.ts';
+import { logRequest, logsDecisions, type RequestMeta } from './activity-log.ts';
 
 const FIELDS = new Set(['input', 'configName']);
 
@@ -120,7 +120,7 @@ function decide(e: ConfigEntry, engine: Engine, req: RouteModelRequest, t0: numb
 export function handleRouteModel(body: Buffer, engine: Engine, org: string = DEFAULT_ORG, requestId?: string): string | Promise<string> {
   const t0 = performance.now();
   const req = parseRouteModelRequest(body, engine.config.limits.input_chars);
-  const log = requestId !== undefined && channels.orgRequest.hasSubscribers && logsOn(engine) ? { org, requestId } : undefined;
+  const log = requestId !== undefined && channels.orgRequest.hasSubscribers && logsDecisions(engine) ? { org, requestId } : undefined;
   const e = registryOf(engine).resolve(org, req.configName, 'configName');
   const withPrefs = (x: ConfigEntry) => withOrg(engine, org, (o) => decide(x, engine, req, t0, o, log));
   return e instanceof Promise ? e.then(withPrefs) : withPrefs(e) as string | Promise<string>;

@@ -28,7 +28,7 @@ import { describe, embedding, parseJsonObject, rejectUnknownFields, text, type J
 import { isMsgpack, MSGPACK_ANSWER, parseMsgpackObject, prefersMsgpack } from './route-msgpack.ts';
 import type { BinaryReply } from './sink.ts';
 import { PRIOR_STRENGTH, withOrg, type CompiledOrg } from './org-state.ts';
-import { logRequest, logsOn, type RequestMeta } from './activity-log.ts';
+import { logRequest, logsDecisions, type RequestMeta } from './activity-log.ts';
 
 export interface RouteRequest {
   prompt: string | undefined;
@@ -189,7 +189,7 @@ function decideAfterSearch<T>(f: RouteFormat<T>, r: Ready, req: RouteRequest, v:
  */
 export function handleRoute(body: Buffer, engine: Engine, contentType = '', accept = '', org?: string, requestId?: string): string | BinaryReply | Promise<string | BinaryReply> {
   // The activity log (activity-log.ts): one hasSubscribers check when nothing listens, two loads more with only metrics on.
-  if (org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers && logsOn(engine)) return logged(body, engine, contentType, accept, org, requestId);
+  if (org !== undefined && requestId !== undefined && channels.orgRequest.hasSubscribers && logsDecisions(engine)) return logged(body, engine, contentType, accept, org, requestId);
   return routeBody(body, engine, contentType, accept, org);
 }
 

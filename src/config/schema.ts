@@ -154,6 +154,12 @@ export interface StateConfig {
     retention_days: number;
     /** Each HTTP thread writes its buffered rows at least this often (and at 500 rows). */
     flush_ms: number;
+    /**
+     * Whether the decision-only endpoints (POST /v1/route, /api/v1/route-model: no model is
+     * called) are logged too. Off keeps the log for the requests that call a model and spares the
+     * hottest endpoint the store's per-row cost (docs/org.md, "Cost per request").
+     */
+    decisions: boolean | 'on' | 'off';
   };
   /** Prompt cache (X-GR-Cache-TTL; src/api/prompt-cache.ts): one shared-memory cache for every HTTP thread. */
   prompt_cache: {
@@ -316,7 +322,7 @@ export function defaults(): Config {
     // 30 days: what OpenAI documents for stored responses.
     state: {
       dir: './data', responses: { ttl_days: 30 }, purge_interval_ms: 60 * 60_000,
-      logs: { enabled: true, retention_days: 30, flush_ms: 250 },
+      logs: { enabled: true, retention_days: 30, flush_ms: 250, decisions: true },
       prompt_cache: { size_mb: 32, slot_kb: 32 },
       redis: {
         url: null, key_prefix: 'switchyard', store: 'redis', rate_limit_failure: 'open',
@@ -498,7 +504,7 @@ export const CONFIG_SCHEMA = {
         logs: {
           type: 'object',
           additionalProperties: false,
-          properties: { enabled: { enum: [true, false, 'on', 'off'] }, retention_days: { type: 'number', minimum: 0, maximum: 3650 }, flush_ms: int(10, 60_000) },
+          properties: { enabled: { enum: [true, false, 'on', 'off'] }, retention_days: { type: 'number', minimum: 0, maximum: 3650 }, flush_ms: int(10, 60_000), decisions: { enum: [true, false, 'on', 'off'] } },
         },
         prompt_cache: {
           type: 'object',
@@ -598,6 +604,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'state.redis.rate_limit_failure', env: 'SWITCHYARD_REDIS_RATE_LIMIT_FAILURE', flag: 'redis-rate-limit-failure', type: 'string', help: 'rate limits while Redis is down: open | closed' },
   { path: 'metrics.enabled', env: 'SWITCHYARD_METRICS', flag: 'metrics', type: 'string', help: 'GET /metrics and its counters: on | off' },
   { path: 'state.logs.enabled', env: 'SWITCHYARD_ACTIVITY_LOG', flag: 'activity-log', type: 'string', help: 'activity log of routed requests (GET /v1/org/logs): on | off' },
+  { path: 'state.logs.decisions', env: 'SWITCHYARD_LOG_DECISIONS', flag: 'log-decisions', type: 'string', help: 'log the decision-only endpoints (/v1/route, /api/v1/route-model) too: on | off' },
 ];
 
 /** metrics.enabled as a boolean (it may be "on"/"off" from a flag or env var). */

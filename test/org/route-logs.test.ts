@@ -6,10 +6,14 @@
  * POST /api/v1/route-model applies the organisation's preferences (an
  * excluded rule model is replaced down the config's candidates, a preferred
  * provider's first; all excluded = 400 model_excluded), other organisations
- * untouched.
+ * untouched. With state.logs.decisions off, the decision-only endpoints are
+ * left out and the rest is still logged.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KEY_A, KEY_B, ROUTABLE, call, eventually, startOrgGateway, type OrgGateway } from './helpers.ts';
 
 const STRONG = 'gpt-4-1106-preview', CHEAP = 'mistralai/mistral-7b-chat', CLAUDE = 'claude-v2';
@@ -143,5 +147,26 @@ describe('POST /api/v1/route-model applies the organisation\'s preferences', () 
     } finally {
       await call(base, KEY_A, 'DELETE', '/v1/preferences/excluded_models');
     }
+  });
+});
+
+describe('activity log: state.logs.decisions off', () => {
+  let h: OrgGateway;
+  const dir = mkdtempSync(join(tmpdir(), 'sy-log-decisions-'));
+  before(async () => { h = await startOrgGateway({ routing: { configs: [CONFIG] }, state: { dir, logs: { decisions: 'off' } } }); });
+  after(async () => { await h.close(); rmSync(dir, { recursive: true, force: true }); });
+
+  it('/v1/route and /api/v1/route-model are not logged; a chat completion (a model is called) still is', async () => {
+    const hRows = () => call(h.gw.base, KEY_A, 'GET', '/v1/org/logs?limit=10000').then((r) => r.json.data as any[]);
+    const route = await call(h.gw.base, KEY_A, 'POST', '/v1/route', { prompt: 'Which planet is largest?', available_models: ROUTABLE }, { 'x-request-id': 'dec-off-route' });
+    assert.equal(route.status, 200, route.text);
+    const rm = await call(h.gw.base, KEY_A, 'POST', '/api/v1/route-model', { input: 'write python please' }, { 'x-request-id': 'dec-off-rm' });
+    assert.equal(rm.status, 200, rm.text);
+    const chat = await call(h.gw.base, KEY_A, 'POST', '/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-request-id': 'dec-off-chat' });
+    assert.equal(chat.status, 200, chat.text);
+    // The chat row arriving means everything logged before it was flushed too.
+    await eventually(async () => (await hRows()).find((x) => x.request_id === 'dec-off-chat'), 'the chat row');
+    const ids = (await hRows()).map((x) => x.request_id);
+    assert.ok(!ids.includes('dec-off-route') && !ids.includes('dec-off-rm'), `decision rows absent: ${ids.join(' ')}`);
   });
 });
