@@ -40,12 +40,15 @@ function threadMetrics(L: Layout, f: Float64Array): MetricJson[] {
 
   const hist = (name: string, help: string, bounds: readonly number[], base: number, width: number, labels: Labels): Value[] => {
     const vals: Value[] = [];
+    // One read of each bucket: the HTTP threads keep counting while this runs, and reading a bucket twice
+    // (once for _count, once for the cumulative series) let the +Inf bucket and _count disagree (seen in CI).
+    const snap = f.slice(base, base + bounds.length + 1);
     let count = 0;
-    for (let b = 0; b <= bounds.length; b++) count += f[base + b];
+    for (let b = 0; b < snap.length; b++) count += snap[b];
     if (count === 0) return vals;
     let cum = 0;
-    for (let b = 0; b <= bounds.length; b++) {
-      cum += f[base + b];
+    for (let b = 0; b < snap.length; b++) {
+      cum += snap[b];
       vals.push({ value: cum, labels: { ...labels, le: b < bounds.length ? bounds[b] : '+Inf' }, metricName: `${name}_bucket` });
     }
     vals.push({ value: f[base + width - 1], labels, metricName: `${name}_sum` }, { value: count, labels, metricName: `${name}_count` });
