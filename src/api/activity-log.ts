@@ -69,10 +69,7 @@ export class ActivityLog {
       // The ring is full (a burst beyond what the writer drained): held here, bounded, and moved in as it drains.
       if (this.overflow.length >= MAX_BUFFERED) { this.lostRows++; return; }
       this.overflow.push(row);
-      if (this.retry === undefined) {
-        this.retry = setTimeout(() => { this.retry = undefined; this.refill(); }, RETRY_MS);
-        this.retry.unref();
-      }
+      this.refillLater();
       return;
     }
     if (this.buf.length >= MAX_BUFFERED) { this.lostRows++; return; }
@@ -90,10 +87,13 @@ export class ActivityLog {
     let i = 0;
     while (i < this.overflow.length && this.sink!.push(this.overflow[i])) i++;
     if (i > 0) this.overflow.splice(0, i);
-    if (this.overflow.length > 0 && this.retry === undefined) {
-      this.retry = setTimeout(() => { this.retry = undefined; this.refill(); }, RETRY_MS);
-      this.retry.unref();
-    }
+    if (this.overflow.length > 0) this.refillLater();
+  }
+
+  private refillLater(): void {
+    if (this.retry !== undefined) return;
+    this.retry = setTimeout(() => { this.retry = undefined; this.refill(); }, RETRY_MS);
+    this.retry.unref();
   }
 
   /** Writes what is buffered; resolves when it is committed (or dropped). */

@@ -77,7 +77,7 @@ function apply(op: WriteOp): unknown {
 // registered) in one transaction, so the HTTP threads never post rows and
 // never wake this thread. A failed insert drops the rows it held (counted in
 // the ring, reported as an 'error' event), as the batch path did.
-const rings = new Map<string, { ring: LogRing; flushMs: number }>();
+const rings = new Map<string, LogRing>();
 let ringTimer: NodeJS.Timeout | undefined;
 let ringEveryMs = Infinity;
 const insertLogs = logInserter(db);
@@ -102,7 +102,7 @@ const drainTx = db.transaction((taken: { ring: LogRing; rows: number; tail: numb
 
 function drainRings(which?: string): number {
   const taken: { ring: LogRing; rows: number; tail: number | undefined }[] = [];
-  for (const [id, r] of rings) if (which === undefined || id === which) taken.push({ ring: r.ring, rows: 0, tail: undefined });
+  for (const [id, ring] of rings) if (which === undefined || id === which) taken.push({ ring, rows: 0, tail: undefined });
   let ok = false;
   try {
     drainTx(taken);
@@ -120,7 +120,7 @@ function drainTick(): void {
 
 function ringOp(op: Extract<WriteOp, { op: 'log_ring' | 'log_drain' }>): unknown {
   if (op.op === 'log_ring') {
-    rings.set(op.id, { ring: new LogRing(op.sab), flushMs: op.flushMs });
+    rings.set(op.id, new LogRing(op.sab));
     if (op.flushMs < ringEveryMs) {
       ringEveryMs = op.flushMs;
       clearInterval(ringTimer);
