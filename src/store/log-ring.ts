@@ -9,7 +9,7 @@
  * JSON-stringified, posted every 500 rows) cost the HTTP thread ~2 µs a row
  * in stringify and clone, kept every row alive until the flush (old-space
  * garbage), and every post woke the writer thread: on a 2-core machine that
- * wake-up preempted the poster, and 10% of the posts measured 0.2-12 ms
+ * wake-up preempted the poster, and 15-20% of the posts measured 0.2-12 ms
  * inside postMessage (a /v1/route cache hit is ~25 µs). Here the HTTP thread
  * never wakes anyone and allocates nothing per row.
  *
@@ -46,11 +46,13 @@ const INT32_MIN = -2147483648;
 const OVERHEAD = 4 + FIXED + 8 * 2 + 3;
 
 /**
- * Default data region: ~80,000 rows of ~100 bytes. A thread logging 40,000
- * requests a second fills an eighth of it per 250 ms flush; the writer
- * stores ~250,000 rows a second (bench/activity-log.ts), so only a stalled
- * writer (a disk that stopped) fills it, in about two seconds of such load.
- * Pages are committed as the ring first cycles through them.
+ * Default data region: ~85,000 rows of ~96 bytes (a 4 MiB ring held 43,828
+ * of bench/activity-log.ts's rows). A thread logging 40,000 requests a second
+ * fills an eighth of it per 250 ms flush. The writer spends 5-6 µs a row
+ * (bench/activity-log.ts: 7.3-8.6 µs of CPU a row over all threads, ~1.3 of
+ * them on the publishing thread), so a writer that falls behind for seconds,
+ * or stops, is what fills it. Pages are committed as the ring first cycles
+ * through them.
  */
 export const LOG_RING_BYTES = 8 * 1024 * 1024;
 
