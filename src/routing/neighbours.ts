@@ -161,7 +161,8 @@ export class NeighbourRouter {
    * file, or the exact index when nprobe is 0), so the first request does not
    * pay for it: 17-28 ms for the inverted file at N = 2,225, K = 100 on the
    * 2-core dev machine (one-off runs, shared machine). For a caller that
-   * searches the prompts inline (src/api/engine.ts, no route pool).
+   * searches the prompts on its own thread (src/api/engine.ts with no route
+   * pool for the prompts: inline, or searchPoints before the clusters' await).
    */
   prepare(): void {
     if (this.nprobe > 0) this.files();
