@@ -28,6 +28,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { CHANNEL_NAMES, channels } from '../diagnostics.ts';
 import type { ActivityRow, LogSink } from '../store/org-types.ts';
 import type { Engine } from './engine.ts';
+import { isOn } from '../config/schema.ts';
 
 /** A batch is written at this size even before the flush interval (the appendLogs path). */
 const FLUSH_ROWS = 500;
@@ -168,14 +169,12 @@ function onRow(m: unknown): void {
  * would be built for nobody.
  */
 export function logsOn(engine: Engine): boolean {
-  const on = engine.config.state.logs.enabled;
-  return on === true || on === 'on';
+  return isOn(engine.config.state.logs.enabled);
 }
 
 /** Whether the decision-only endpoints (/v1/route, /api/v1/route-model) are logged: the log on and state.logs.decisions not off. */
 export function logsDecisions(engine: Engine): boolean {
-  const d = engine.config.state.logs.decisions;
-  return logsOn(engine) && (d === true || d === 'on');
+  return logsOn(engine) && isOn(engine.config.state.logs.decisions);
 }
 
 /** Subscribes this thread's log (idempotent); called where the server is built. Off (state.logs.enabled false): nothing subscribes, nothing is built per request. */

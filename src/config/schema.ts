@@ -607,7 +607,12 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'state.logs.decisions', env: 'SWITCHYARD_LOG_DECISIONS', flag: 'log-decisions', type: 'string', help: 'log the decision-only endpoints (/v1/route, /api/v1/route-model) too: on | off' },
 ];
 
-/** metrics.enabled as a boolean (it may be "on"/"off" from a flag or env var). */
+/** An on/off switch as a boolean: YAML gives true/false, a flag or env var "on"/"off". */
+export function isOn(v: boolean | 'on' | 'off'): boolean {
+  return v === true || v === 'on';
+}
+
+/** metrics.enabled as a boolean. */
 export function metricsEnabled(c: Pick<Config, 'metrics'>): boolean {
-  return c.metrics.enabled === true || c.metrics.enabled === 'on';
+  return isOn(c.metrics.enabled);
 }
