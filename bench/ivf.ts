@@ -38,7 +38,7 @@ for (const p of probes) {
   const r = new NeighbourRouter({ ...profile, manifest: { ...profile.manifest, router: { ...spec, nprobe: p } as RouterSpec } });
   const label = `nprobe ${r.nprobe === 0 ? 'all' : r.nprobe}`;
   // Each query's nearest clusters, found before timing: the prompt-search row times the labelled-prompt search only.
-  const depth = Math.min(profile.k, Math.max(r.top, r.nprobe));
+  const depth = r.depth;
   const clusters = qs.map((q) => { const ids = new Int32Array(depth), sims = new Float32Array(depth); r.index.search(q, depth, ids, sims); return ids; });
   const stat = { rows: 0, n: 0 };
   scanned.set(label, stat);

@@ -17,7 +17,6 @@ import { embedAll, fitProfile } from '../src/fit/fit.ts';
 import { FIT_FLAGS, FIT_HELP, fitOptionsFrom, selectionFrom, dataFiles, UsageError, nprobeFlag } from '../src/fit/options.ts';
 import { DEFAULT_NATIVE_PARAMS, fitNativeTables, NativeEmbedder } from '../src/routing/embedders/native.ts';
 import { NeighbourRouter } from '../src/routing/neighbours.ts';
-import { bruteForceIndex } from '../src/routing/nearest.ts';
 import type { RouterSpec } from '../src/routing/profile.ts';
 
 const HELP = `usage: node --import tsx scripts/ivf-recall.ts [files...] [--folds N] [--fold-seed N] [--nprobe LIST]
@@ -47,7 +46,8 @@ async function main(): Promise<void> {
     N = spec.samples; K = profile.k; k = Math.min(spec.k, N);
     const exactRouter = new NeighbourRouter({ ...profile, manifest: { ...profile.manifest, router: { ...spec, nprobe: 0 } } });
     const routers = probes.map((n) => new NeighbourRouter({ ...profile, manifest: { ...profile.manifest, router: { ...spec, nprobe: n } } }));
-    const centroids = bruteForceIndex(profile.centroids, K, profile.dim);
+    // One centroid search per query, deep enough for every router (the exact router's own index: brute force).
+    const centroids = exactRouter.index;
     const depth = Math.min(K, Math.max(exactRouter.top, ...probes));
     const cIds = new Int32Array(depth), cSims = new Float32Array(depth);
     const exIds = new Int32Array(k), exSims = new Float32Array(k), ids = new Int32Array(k), sims = new Float32Array(k);

@@ -76,7 +76,7 @@ export class NeighbourRouter {
   /** Clusters whose lists a decision scans (router.nprobe); 0 = exact scan of every labelled prompt. */
   readonly nprobe: number;
   /** Clusters the inline search finds: the cluster router's `top`, or nprobe when larger (one search serves both). */
-  private readonly depth: number;
+  readonly depth: number;
   private readonly clusterIds: Int32Array;
   private readonly clusterSims: Float32Array;
 
