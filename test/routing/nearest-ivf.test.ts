@@ -10,7 +10,7 @@ if (simdAvailable()) scanners.push(['WebAssembly SIMD', (c, n, d) => new SimdBru
 
 for (const [name, scanner] of scanners) {
   describe(`InvertedFile over ${name}`, () => {
-    // N points in K lists; dim 20 (not a multiple of 4... but 20 is: dim 21 takes the kernel's scalar tail).
+    // N points in K lists; dim 21, not a multiple of 4, so the kernels' scalar tail runs too.
     const N = 400, K = 12, dim = 21, k = 30;
     const points = randomUnitRows(N, dim, 11), centroids = randomUnitRows(K, dim, 12), queries = randomUnitRows(40, dim, 13);
     const ivf = InvertedFile.over(points, N, dim, centroids, K, scanner);
