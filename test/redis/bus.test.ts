@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { startRedis, type TestRedis } from './redis-server.ts';
+import { until } from './until.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openRedis, type RedisHandle } from '../../src/store/redis/client.ts';
 import { redisBus, type Bus } from '../../src/store/bus.ts';
@@ -26,11 +27,6 @@ function handle(commandTimeoutMs = 300): RedisHandle {
   return h;
 }
 
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (cond()) return; await new Promise((r) => setTimeout(r, 20)); }
-  assert.fail(`not within ${ms} ms: ${what}`);
-}
 
 const subscribers = (topic: string) => Number(redis.cli('PUBSUB', 'NUMSUB', `bus-t:v1:bus:${topic}`).trim().split('\n')[1] ?? 0);
 

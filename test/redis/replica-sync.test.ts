@@ -11,6 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startRedis, type TestRedis } from './redis-server.ts';
+import { until } from './until.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { Engine } from '../../src/api/engine.ts';
 import { startReplicaSync, mergeRemote, type ReplicaSync } from '../../src/api/replica-sync.ts';
@@ -51,11 +52,6 @@ function replica(url: string, prefix: string, syncMs = SYNC_MS): Engine {
   return e;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (await cond()) return; await new Promise((r) => setTimeout(r, 20)); }
-  assert.fail(`not within ${ms} ms: ${what}`);
-}
 
 const gen = (e: Engine) => Atomics.load(new Int32Array(e.shared[ROUTER_CONFIGS_KEY]), 0);
 

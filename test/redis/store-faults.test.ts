@@ -9,8 +9,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, type TestRedis } from './redis-server.ts';
+import { until } from './until.ts';
 import { startGateway, type Gateway } from '../gateway/helpers.ts';
 import { testStateDir } from '../state-dir.ts';
 import { startEcho, echoModels, PRODUCTION, CHEAP, type Echo } from '../rules-api/helpers.ts';
@@ -48,10 +48,6 @@ async function call(method: string, path: string, body?: unknown): Promise<Res> 
   return { status: r.status, headers: r.headers, text, json };
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`); await sleep(50); }
-}
 
 const user = (content: string) => [{ role: 'user', content }];
 
@@ -65,7 +61,7 @@ describe('Redis store down: 503 store_unavailable per family, routing on, recove
 
     await redis.kill();
     const engine = gw.server.engine;
-    await until(() => engine.redis!.state().status === 'down', 10_000, 'the client sees Redis down');
+    await until(() => engine.redis!.state().status === 'down', 'the client sees Redis down', 10_000);
 
     // OpenAI-shaped families: {error: {message, type, param, code}}.
     const openai = (r: Res, what: string) => {
@@ -116,7 +112,7 @@ describe('Redis store down: 503 store_unavailable per family, routing on, recove
 
     // Redis back (empty: no persistence in this test): the same server works again without a restart.
     await redis.restart();
-    await until(() => engine.redis!.state().status === 'ready', 15_000, 'the client reconnects');
+    await until(() => engine.redis!.state().status === 'ready', 'the client reconnects', 15_000);
     const again = await call('POST', '/v1/responses', { model: CHEAP, input: 'back', store: true });
     assert.equal(again.status, 200, `${again.text} (redis ${JSON.stringify(engine.redis!.state())})`);
     assert.equal((await call('GET', `/v1/responses/${again.json.id}`)).status, 200);

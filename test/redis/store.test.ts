@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, type TestRedis } from './redis-server.ts';
+import { until } from './until.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openRedis, type RedisHandle } from '../../src/store/redis/client.ts';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.ts';
@@ -52,11 +53,6 @@ async function withStore<T>(s: Store, f: (s: Store) => Promise<T>): Promise<T> {
   try { return await f(s); } finally { await s.close(); }
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (await cond()) return; await sleep(50); }
-  throw new Error(`not within ${ms} ms: ${what}`);
-}
 
 describe('Redis store: its own behaviour', () => {
   it('openStore: Redis store with state.redis.store "redis", SQLite with "sqlite"', async () => {
@@ -99,7 +95,7 @@ describe('Redis store: its own behaviour', () => {
         assert.ok(ttl > 0, `${k} has a TTL (${ttl})`);
       }
       assert.ok(await s.responses.get('o', resp.id), 'readable before it expires');
-      await until(() => r.cli('--scan', '--pattern', `${prefix}:v1:*`).trim() === '', 10_000, 'Redis expired every key');
+      await until(() => r.cli('--scan', '--pattern', `${prefix}:v1:*`).trim() === '', 'Redis expired every key', 10_000);
       assert.equal(await s.responses.get('o', resp.id), undefined);
       assert.deepEqual(await s.sessions.recent('o', 's1', 100), []);
     });
@@ -227,7 +223,7 @@ describe('Redis store: faults', () => {
     try {
       await s.responses.put(row({ org: 'o', id: 'resp_kept' }));
       await own.kill();
-      await until(() => h.state().status === 'down', 10_000, 'the client notices');
+      await until(() => h.state().status === 'down', 'the client notices', 10_000);
       const calls: [string, () => Promise<unknown>][] = [
         ['responses.get', () => s.responses.get('o', 'resp_kept')],
         ['responses.put', () => s.responses.put(row({ org: 'o' }))],
@@ -253,7 +249,7 @@ describe('Redis store: faults', () => {
         assert.doesNotMatch((outcome as Error).message, /redis:\/\//, 'no URL in the message');
       }
       await own.restart();
-      await until(() => h.state().status === 'ready', 15_000, 'the client reconnects by itself');
+      await until(() => h.state().status === 'ready', 'the client reconnects by itself', 15_000);
       assert.ok(h.state().reconnects >= 1);
       await s.responses.put(row({ org: 'o', id: 'resp_after' }));
       assert.ok(await s.responses.get('o', 'resp_after'));

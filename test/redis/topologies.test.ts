@@ -16,8 +16,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, type TestRedis } from './redis-server.ts';
+import { until } from './until.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openRedis, type RedisHandle } from '../../src/store/redis/client.ts';
 import { RedisStore } from '../../src/store/redis/store.ts';
@@ -31,11 +31,6 @@ import { storeContract, row } from '../store/contract.ts';
 import { routingStoreContract } from '../rules-api/store-contract.ts';
 import { orgStoreContract } from '../org/store-contract.ts';
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (await cond()) return; await sleep(50); }
-  throw new Error(`not within ${ms} ms: ${what}`);
-}
 
 const redisConfig = (over: Record<string, unknown>) =>
   loadConfig({ env: {}, overrides: { state: { redis: { command_timeout_ms: 5_000, ...over } } } }).state.redis;
@@ -57,7 +52,7 @@ const clusterReady = (async () => {
     clusterNodes.push(await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }));
   }
   execFileSync('redis-cli', ['--cluster', 'create', ...clusterNodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
-  await until(() => clusterNodes.every((n) => n.cli('CLUSTER', 'INFO').includes('cluster_state:ok')), 15_000, 'cluster_state:ok on every node');
+  await until(() => clusterNodes.every((n) => n.cli('CLUSTER', 'INFO').includes('cluster_state:ok')), 'cluster_state:ok on every node', 15_000);
   return clusterNodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
 })();
 after(async () => { await Promise.all(clusterNodes.map((n) => n.stop())); });
@@ -106,7 +101,7 @@ describe('Redis Cluster: scripts and pub/sub', () => {
     const [a, b] = await Promise.all([onCluster('cl-bus'), onCluster('cl-bus')]);
     const got: string[] = [];
     redisBus(b).subscribe('router-configs', (m) => got.push(m));
-    await until(async () => { await redisBus(a).publish('router-configs', 'ping'); return got.includes('ping'); }, 10_000, 'the message arrives');
+    await until(async () => { await redisBus(a).publish('router-configs', 'ping'); return got.includes('ping'); }, 'the message arrives', 10_000);
   });
 });
 
@@ -125,8 +120,8 @@ const sentinelReady = (async () => {
       '',
     ].join('\n'),
   });
-  await until(() => /master_link_status:up/.test(replica.cli('INFO', 'replication')), 15_000, 'the replica is in sync');
-  await until(() => /num-slaves\s+1\b/.test(sentinel.cli('SENTINEL', 'MASTER', 'sy').replace(/\n/g, ' ')), 20_000, 'the Sentinel sees the replica');
+  await until(() => /master_link_status:up/.test(replica.cli('INFO', 'replication')), 'the replica is in sync', 15_000);
+  await until(() => /num-slaves\s+1\b/.test(sentinel.cli('SENTINEL', 'MASTER', 'sy').replace(/\n/g, ' ')), 'the Sentinel sees the replica', 20_000);
   return [{ host: '127.0.0.1', port: sentinel.port }];
 })();
 after(async () => { await Promise.all([master, replica, sentinel].filter(Boolean).map((r) => r.stop())); });
@@ -149,7 +144,7 @@ describe('Redis Sentinel: failover', () => {
     await master.kill();
     await until(async () => {
       try { await s.responses.put(row({ id: 'resp_after_failover', org: 'org_a' })); return true; } catch { return false; }
-    }, 30_000, 'a write succeeds on the promoted replica');
+    }, 'a write succeeds on the promoted replica', 30_000);
     assert.match(replica.cli('ROLE'), /^master/, 'the replica was promoted');
     assert.equal((await s.responses.get('org_a', 'resp_before_failover'))?.id, 'resp_before_failover');
     assert.equal((await s.responses.get('org_a', 'resp_after_failover'))?.id, 'resp_after_failover');
