@@ -21,7 +21,7 @@ const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => { unhandled.push(e); };
 
 function handle(commandTimeoutMs = 300): RedisHandle {
-  const c = loadConfig({ overrides: { state: { redis: { url: redis.url, key_prefix: 'bus-t', command_timeout_ms: commandTimeoutMs } } } }).state.redis;
+  const c = loadConfig({ overrides: { state: { redis: { url: redis.url, key_prefix: 'bus-t', command_timeout_ms: commandTimeoutMs, connect_timeout_ms: 15_000 } } } }).state.redis;
   const h = openRedis(c, 'bus-test');
   handles.push(h);
   return h;

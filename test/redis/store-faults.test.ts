@@ -22,7 +22,10 @@ let gw: Gateway;
 before(async () => {
   redis = await startRedis();
   echo = await startEcho();
+  // One HTTP thread: the test waits on gw.server.engine's Redis client, which must be the only one (with 'auto'
+  // threads a worker's client, still in its reconnect backoff, could answer the first request after the restart).
   gw = await startGateway({ models: echoModels(echo) }, {
+    server: { threads: 1 },
     state: { dir: testStateDir(), redis: { url: redis.url, key_prefix: `faults-${process.pid}`, command_timeout_ms: 5_000 }, logs: { flush_ms: 50 } },
     routing: { configs: [PRODUCTION] },
   });

@@ -33,7 +33,9 @@ import { orgStoreContract } from '../org/store-contract.ts';
 
 
 const redisConfig = (over: Record<string, unknown>) =>
-  loadConfig({ env: {}, overrides: { state: { redis: { command_timeout_ms: 5_000, ...over } } } }).state.redis;
+  // Generous timeouts: these tests are about semantics, and the suite runs beside others on a loaded machine
+  // (a Cluster handle missed the default 2 s connect timeout once in a parallel run).
+  loadConfig({ env: {}, overrides: { state: { redis: { command_timeout_ms: 5_000, connect_timeout_ms: 15_000, ...over } } } }).state.redis;
 
 const handles: RedisHandle[] = [];
 async function handle(over: Record<string, unknown>): Promise<RedisHandle> {
